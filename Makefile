@@ -1,0 +1,40 @@
+# mot_ros developer commands. `make demo` and `make test` set everything up on first use.
+VENV        ?= $(CURDIR)/.venv
+PY          := $(VENV)/bin/python
+PROFILE     := $(CURDIR)/config/fastdds_shm.xml
+# The project environment is an ament prefix: point ROS tools and Fast DDS at it.
+export AMENT_PREFIX_PATH := $(VENV)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
+export FASTDDS_DEFAULT_PROFILES_FILE := $(PROFILE)
+export FASTRTPS_DEFAULT_PROFILES_FILE := $(PROFILE)
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test lint format bench bench-detector bench-tracker clean
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	$(PY) scripts/run_demo.py --output out/demo $(DEMO_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: bench-detector bench-tracker
+
+bench-detector: setup
+	$(PY) scripts/bench_detector.py $(BENCH_ARGS)
+
+bench-tracker: setup
+	$(PY) scripts/bench_tracker.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build out .pytest_cache .ruff_cache

