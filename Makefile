@@ -5,7 +5,6 @@ PROFILE     := $(CURDIR)/config/fastdds_shm.xml
 # The project environment is an ament prefix: point ROS tools and Fast DDS at it.
 export AMENT_PREFIX_PATH := $(VENV)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 export FASTDDS_DEFAULT_PROFILES_FILE := $(PROFILE)
-export FASTRTPS_DEFAULT_PROFILES_FILE := $(PROFILE)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -1,4 +1,4 @@
-"""Matching detections to tracks: IoU cost and optimal assignment, as pure NumPy functions.
+"""Box geometry and matching detections to tracks (IoU cost, optimal assignment), pure NumPy.
 
 Kept apart from the tracker so the cost and the gate can be read, tested and swapped
 without touching track bookkeeping.
@@ -44,6 +44,22 @@ def coverage_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     inter, area_a, _ = _intersections(a, b)
     return np.where(area_a[:, None] > 0.0, inter / np.maximum(area_a[:, None], 1e-12), 0.0)
+
+
+def inside_fraction(xyxy: np.ndarray, width: int, height: int) -> float:
+    """Fraction of one box's area that lies inside a ``width`` x ``height`` image."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+    if area <= 0.0:
+        return 0.0
+    cw = max(min(x2, width) - max(x1, 0.0), 0.0)
+    ch = max(min(y2, height) - max(y1, 0.0), 0.0)
+    return cw * ch / area
+
+
+def clip_box(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """One box clipped to a ``width`` x ``height`` image (may become empty)."""
+    return np.clip(np.asarray(xyxy, dtype=np.float64), 0.0, [width, height, width, height])
 
 
 def associate(

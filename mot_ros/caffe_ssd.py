@@ -34,9 +34,24 @@ import numpy as np
 from mot_ros.tf_text_graph import NETWORK_SCORE_FLOOR, TextMessage, parse_text_proto
 
 SUPPORTED_LAYERS = (
-    "Input", "Convolution", "ReLU", "Sigmoid", "TanH", "BatchNorm", "Scale", "Eltwise",
-    "Pooling", "Permute", "Flatten", "Concat", "Reshape", "Softmax", "Dropout", "Split",
-    "PriorBox", "DetectionOutput",
+    "Input",
+    "Convolution",
+    "ReLU",
+    "Sigmoid",
+    "TanH",
+    "BatchNorm",
+    "Scale",
+    "Eltwise",
+    "Pooling",
+    "Permute",
+    "Flatten",
+    "Concat",
+    "Reshape",
+    "Softmax",
+    "Dropout",
+    "Split",
+    "PriorBox",
+    "DetectionOutput",
 )
 
 
@@ -75,14 +90,14 @@ def _fields(buf: memoryview):
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value, pos = int.from_bytes(buf[pos:pos + 8], "little"), pos + 8
+            value, pos = int.from_bytes(buf[pos : pos + 8], "little"), pos + 8
         elif wire == 2:
             length, pos = _varint(buf, pos)
             if pos + length > end:
                 raise ValueError("truncated length-delimited field")
-            value, pos = buf[pos:pos + length], pos + length
+            value, pos = buf[pos : pos + length], pos + length
         elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+            value, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported wire type {wire}")
         if pos > end:
@@ -189,8 +204,9 @@ def prior_boxes(
         for r in ratios[1:]:
             sizes.append((m * math.sqrt(r), m / math.sqrt(r)))
     wh = np.array(sizes, np.float64)
-    cy, cx = np.meshgrid((np.arange(lh) + offset) * step_h, (np.arange(lw) + offset) * step_w,
-                         indexing="ij")
+    cy, cx = np.meshgrid(
+        (np.arange(lh) + offset) * step_h, (np.arange(lw) + offset) * step_w, indexing="ij"
+    )
     centers = np.stack([cx.ravel(), cy.ravel()], axis=1)[:, None, :]  # (HW, 1, 2)
     half = wh[None, :, :] / 2.0
     boxes = np.concatenate([centers - half, centers + half], axis=2)  # (HW, P, 4)
@@ -211,13 +227,17 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int
     """Greedy NMS on normalized boxes, highest score first, among the ``top_k`` best (Caffe's
     ``ApplyNMSFast`` with eta 1); OpenCV's C++ implementation for speed."""
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float64)
-    idx = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(iou_threshold),
-                           1.0, max(int(top_k), 0))
+    idx = cv2.dnn.NMSBoxes(
+        xywh, scores.astype(np.float32), 0.0, float(iou_threshold), 1.0, max(int(top_k), 0)
+    )
     return np.asarray(idx, np.int64).reshape(-1)
 
 
 def detection_output(
-    loc: np.ndarray, conf: np.ndarray, priors: np.ndarray, param: TextMessage,
+    loc: np.ndarray,
+    conf: np.ndarray,
+    priors: np.ndarray,
+    param: TextMessage,
     score_floor: float = NETWORK_SCORE_FLOOR,
 ) -> np.ndarray:
     """Caffe-SSD ``DetectionOutput`` (shared locations, CENTER_SIZE code) as ``(N, 7)`` rows."""
@@ -272,8 +292,9 @@ def _pair(p: TextMessage, name: str, default: int) -> tuple[int, int]:
 class _Translator:
     """Builds the ONNX graph layer by layer; keeps NumPy-side constants (priors) aside."""
 
-    def __init__(self, weights: dict[str, list[np.ndarray]], proto_path: str,
-                 model_path: str) -> None:
+    def __init__(
+        self, weights: dict[str, list[np.ndarray]], proto_path: str, model_path: str
+    ) -> None:
         import onnx
         from onnx import helper, numpy_helper
 
@@ -346,8 +367,9 @@ class _Translator:
         if any(inc.scalar("phase") == "TRAIN" for inc in layer.get_all("include")):
             return
         if kind not in SUPPORTED_LAYERS:
-            raise self.fail(name, f"type {kind!r} is not supported (supported: "
-                                  f"{', '.join(SUPPORTED_LAYERS)})")
+            raise self.fail(
+                name, f"type {kind!r} is not supported (supported: {', '.join(SUPPORTED_LAYERS)})"
+            )
         missing = [b for b in bottoms if b not in self.tensor and b not in self.consts]
         if missing:
             raise self.fail(name, f"input blob(s) {missing} are not produced by earlier layers")
@@ -365,13 +387,19 @@ class _Translator:
             bias = bool(p.scalar("bias_term", True))
             blobs = self.blobs(name, 2 if bias else 1)
             w = blobs[0]
-            kh, kw = _pair(p, "kernel", 0) if p.scalar("kernel_h") is not None else _pair(
-                p, "kernel_size", 0)
+            kh, kw = (
+                _pair(p, "kernel", 0)
+                if p.scalar("kernel_h") is not None
+                else _pair(p, "kernel_size", 0)
+            )
             group = int(p.scalar("group", 1))
             out_ch = int(p.scalar("num_output", 0))
             if w.size % max(out_ch * kh * kw, 1) or out_ch * kh * kw == 0:
-                raise self.fail(name, f"weights of {w.size} values do not fit num_output "
-                                      f"{out_ch} and kernel {kh}x{kw}")
+                raise self.fail(
+                    name,
+                    f"weights of {w.size} values do not fit num_output "
+                    f"{out_ch} and kernel {kh}x{kw}",
+                )
             w = w.reshape(out_ch, -1, kh, kw)
             sh, sw = _pair(p, "stride", 1)
             ph, pw = _pair(p, "pad", 0)
@@ -380,8 +408,17 @@ class _Translator:
             inputs = [ins[0], self.init(name + "/W", w)]
             if bias:
                 inputs.append(self.init(name + "/b", blobs[1].reshape(-1)))
-            self.node("Conv", inputs, top, name, kernel_shape=[kh, kw], strides=[sh, sw],
-                      pads=[ph, pw, ph, pw], dilations=dil[:2], group=group)
+            self.node(
+                "Conv",
+                inputs,
+                top,
+                name,
+                kernel_shape=[kh, kw],
+                strides=[sh, sw],
+                pads=[ph, pw, ph, pw],
+                dilations=dil[:2],
+                group=group,
+            )
         elif kind == "ReLU":
             p = layer.message("relu_param") or TextMessage()
             slope = float(p.scalar("negative_slope", 0.0))
@@ -397,12 +434,19 @@ class _Translator:
             f = float(factor.reshape(-1)[0])
             f = 0.0 if f == 0 else 1.0 / f
             c = mean.size
-            self.node("BatchNormalization", [
-                ins[0], self.init(name + "/gamma", np.ones(c, np.float32)),
-                self.init(name + "/beta", np.zeros(c, np.float32)),
-                self.init(name + "/mean", (mean.reshape(-1) * f).astype(np.float32)),
-                self.init(name + "/var", (var.reshape(-1) * f).astype(np.float32)),
-            ], top, name, epsilon=float(p.scalar("eps", 1e-5)))
+            self.node(
+                "BatchNormalization",
+                [
+                    ins[0],
+                    self.init(name + "/gamma", np.ones(c, np.float32)),
+                    self.init(name + "/beta", np.zeros(c, np.float32)),
+                    self.init(name + "/mean", (mean.reshape(-1) * f).astype(np.float32)),
+                    self.init(name + "/var", (var.reshape(-1) * f).astype(np.float32)),
+                ],
+                top,
+                name,
+                epsilon=float(p.scalar("eps", 1e-5)),
+            )
         elif kind == "Scale":
             p = layer.message("scale_param") or TextMessage()
             bias = bool(p.scalar("bias_term", False))
@@ -411,8 +455,9 @@ class _Translator:
             self.node("Mul", [ins[0], self.init(name + "/gamma", gamma)], top + "/mul", name)
             if bias:
                 beta = blobs[1].reshape(-1, 1, 1)
-                self.node("Add", [self.tensor[top + "/mul"], self.init(name + "/beta", beta)],
-                          top, name)
+                self.node(
+                    "Add", [self.tensor[top + "/mul"], self.init(name + "/beta", beta)], top, name
+                )
             else:
                 self.tensor[top] = self.tensor[top + "/mul"]
         elif kind == "Eltwise":
@@ -420,8 +465,14 @@ class _Translator:
             op = str(p.scalar("operation", "SUM"))
             if any(float(c) != 1.0 for c in p.scalars("coeff")):
                 raise self.fail(name, "Eltwise coefficients other than 1 are not supported")
-            onnx_op = {"SUM": "Sum", "PROD": "Mul", "MAX": "Max", "1": "Sum", "0": "Mul",
-                       "2": "Max"}.get(op)
+            onnx_op = {
+                "SUM": "Sum",
+                "PROD": "Mul",
+                "MAX": "Max",
+                "1": "Sum",
+                "0": "Mul",
+                "2": "Max",
+            }.get(op)
             if onnx_op is None:
                 raise self.fail(name, f"Eltwise operation {op!r} is not supported")
             if onnx_op == "Mul" and len(ins) > 2:
@@ -436,12 +487,16 @@ class _Translator:
             if p.scalar("global_pooling", False):
                 self.node("GlobalMaxPool" if is_max else "GlobalAveragePool", ins[:1], top, name)
             else:
-                kh, kw = _pair(p, "kernel", 0) if p.scalar("kernel_h") is not None else _pair(
-                    p, "kernel_size", 0)
+                kh, kw = (
+                    _pair(p, "kernel", 0)
+                    if p.scalar("kernel_h") is not None
+                    else _pair(p, "kernel_size", 0)
+                )
                 sh, sw = _pair(p, "stride", 1)
                 ph, pw = _pair(p, "pad", 0)
-                attrs = dict(kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw],
-                             ceil_mode=1)  # Caffe rounds pooled sizes up
+                attrs = dict(
+                    kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw], ceil_mode=1
+                )  # Caffe rounds pooled sizes up
                 if not is_max:
                     attrs["count_include_pad"] = 1
                 self.node("MaxPool" if is_max else "AveragePool", ins[:1], top, name, **attrs)
@@ -480,26 +535,30 @@ class _Translator:
         elif kind == "PriorBox":
             if len(bottoms) < 2:
                 raise self.fail(name, "PriorBox needs a feature map and the image as inputs")
-            self.prior_layers.append((top, layer.message("prior_box_param") or TextMessage(),
-                                      ins[0]))
+            self.prior_layers.append(
+                (top, layer.message("prior_box_param") or TextMessage(), ins[0])
+            )
             self.consts[top] = np.zeros(0, np.float32)  # filled once shapes are known
         elif kind == "DetectionOutput":
             if len(bottoms) < 3 or bottoms[2] not in self.consts:
                 raise self.fail(name, "DetectionOutput needs (loc, conf, PriorBox output) inputs")
-            self.detection = (ins[0], ins[1], bottoms[2],
-                              layer.message("detection_output_param") or TextMessage())
+            self.detection = (
+                ins[0],
+                ins[1],
+                bottoms[2],
+                layer.message("detection_output_param") or TextMessage(),
+            )
 
     def build(self):
         """The serialized ONNX model and the shapes of every tensor (from ONNX inference)."""
         helper, onnx = self.helper, self.onnx
         loc, conf, _, _ = self.detection  # type: ignore[misc]
-        x = helper.make_tensor_value_info(self.input_name, onnx.TensorProto.FLOAT,
-                                          self.input_shape)
-        outs = [helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None)
-                for t in (loc, conf)]
+        x = helper.make_tensor_value_info(self.input_name, onnx.TensorProto.FLOAT, self.input_shape)
+        outs = [helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in (loc, conf)]
         graph = helper.make_graph(self.nodes, "caffe_ssd", [x], outs, self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                                  producer_name="mot_ros.caffe_ssd")
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="mot_ros.caffe_ssd"
+        )
         model.ir_version = 8
         try:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
@@ -517,7 +576,8 @@ class _Translator:
         del model.graph.output[:]
         for t in (loc, conf):
             model.graph.output.append(
-                helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, shapes[t]))
+                helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, shapes[t])
+            )
         return model.SerializeToString(), shapes
 
 
@@ -528,8 +588,9 @@ class CaffeSsdNet:
     prototxt), ``num_priors``.
     """
 
-    def __init__(self, prototxt: str | os.PathLike, caffemodel: str | os.PathLike,
-                 engine: int | None = None) -> None:
+    def __init__(
+        self, prototxt: str | os.PathLike, caffemodel: str | os.PathLike, engine: int | None = None
+    ) -> None:
         proto_path, model_path = str(prototxt), str(caffemodel)
         try:
             net_def = parse_text_proto(Path(proto_path).read_text(encoding="utf-8"))
@@ -546,7 +607,7 @@ class CaffeSsdNet:
         tr = _Translator(weights, proto_path, model_path)
         tr.translate(net_def)
         data, shapes = tr.build()
-        n, _, ih, iw = tr.input_shape
+        _, _, ih, iw = tr.input_shape
         for top, param, feature in tr.prior_layers:
             fh, fw = shapes[feature][2:4]
             try:
@@ -562,15 +623,18 @@ class CaffeSsdNet:
                 axis = int(p.scalar("axis", p.scalar("concat_dim", 1)))
                 tops = layer.scalars("top") or [layer.scalar("name")]
                 tr.consts[tops[0]] = np.concatenate(
-                    [tr.consts[b] for b in layer.scalars("bottom")], axis=axis)
+                    [tr.consts[b] for b in layer.scalars("bottom")], axis=axis
+                )
         loc, conf, prior_blob, self._param = tr.detection  # type: ignore[misc]
         self._priors = tr.consts[prior_blob].reshape(2, -1)
         self.num_priors = self._priors.shape[1] // 4
         self.num_classes = int(self._param.scalar("num_classes", 0))
         if self.num_classes < 2:
             raise tr.fail("DetectionOutput", "num_classes must be at least 2 (with background)")
-        if (int(np.prod(shapes[loc][1:])) != self.num_priors * 4
-                or int(np.prod(shapes[conf][1:])) != self.num_priors * self.num_classes):
+        if (
+            int(np.prod(shapes[loc][1:])) != self.num_priors * 4
+            or int(np.prod(shapes[conf][1:])) != self.num_priors * self.num_classes
+        ):
             raise CaffeFormatError(
                 f"config_path {proto_path}: {self.num_priors} prior boxes, but the location output "
                 f"has shape {shapes[loc]} and the confidence output {shapes[conf]} for "
@@ -584,8 +648,11 @@ class CaffeSsdNet:
         self.input_height, self.input_width = ih, iw
         buf = np.frombuffer(data, np.uint8)
         try:
-            net = (cv2.dnn.readNetFromONNX(buf) if engine is None
-                   else cv2.dnn.readNetFromONNX(buf, engine))
+            net = (
+                cv2.dnn.readNetFromONNX(buf)
+                if engine is None
+                else cv2.dnn.readNetFromONNX(buf, engine)
+            )
         except cv2.error as exc:
             raise CaffeFormatError(
                 f"OpenCV could not run the translated {proto_path}: "
@@ -593,7 +660,6 @@ class CaffeSsdNet:
             ) from exc
         self._net = net
         self._outputs = [loc, conf]
-        self._batch = n
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
         self._net.setInput(blob)

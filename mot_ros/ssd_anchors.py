@@ -48,8 +48,10 @@ class AnchorLayers:
 
     def num_anchors(self, feature_map_shapes: Sequence[tuple[int, int]]) -> int:
         self._check_shapes(feature_map_shapes)
-        return sum(h * w * a for (h, w), a in zip(feature_map_shapes, self.anchors_per_location,
-                                                   strict=True))
+        return sum(
+            h * w * a
+            for (h, w), a in zip(feature_map_shapes, self.anchors_per_location, strict=True)
+        )
 
     def _check_shapes(self, feature_map_shapes: Sequence[tuple[int, int]]) -> None:
         if len(feature_map_shapes) != len(self.box_sizes):
@@ -297,11 +299,13 @@ class SsdPostprocess:
             candidates = np.flatnonzero(scores[:, cls] >= score_threshold)
             if candidates.size == 0:
                 continue
-            boxes = decode_boxes(box_encodings[candidates], anchors_center[candidates],
-                                 self.box_coder_scales)
+            boxes = decode_boxes(
+                box_encodings[candidates], anchors_center[candidates], self.box_coder_scales
+            )
             cls_scores = scores[candidates, cls]
-            keep = non_max_suppression(boxes, cls_scores, self.iou_threshold,
-                                       self.max_detections_per_class)
+            keep = non_max_suppression(
+                boxes, cls_scores, self.iou_threshold, self.max_detections_per_class
+            )
             all_boxes.append(boxes[keep])
             all_scores.append(cls_scores[keep])
             all_classes.append(np.full(keep.size, cls, np.int64))

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mot_ros.tf_graphdef import GraphDef, _fields, _node, node_name
+from mot_ros.tf_graphdef import GraphDef, node_name, node_spans
 from mot_ros.tf_numpy import TfNumpyEvaluator
-from mot_ros.tf_to_onnx import _find_heads, _find_input, _strip_identity
+from mot_ros.tf_to_onnx import find_network_input, find_ssd_heads, strip_identity
 
 
 def _varint(value: int) -> bytes:
@@ -71,8 +71,8 @@ class SsdReference:
         self._data = self.pb_path.read_bytes()
         self.graph = GraphDef.parse(self._data)
         where = str(self.pb_path)
-        self.heads = _find_heads(self.graph, where)
-        self.input_tensor = _find_input(
+        self.heads = find_ssd_heads(self.graph, where)
+        self.input_tensor = find_network_input(
             self.graph, self.heads.box_outputs + self.heads.class_outputs, where
         )
         self.feature_maps = tuple(self._feature_map(i) for i in range(len(self.heads.names)))
@@ -91,9 +91,11 @@ class SsdReference:
                 src = node_name(tensor)
                 if src.startswith(scope):
                     stack.append(src)
-                elif self.graph.nodes[src].op not in ("Const", "Identity") or \
-                        self.graph.node(_strip_identity(self.graph, tensor)).op != "Const":
-                    return _strip_identity(self.graph, tensor)
+                elif (
+                    self.graph.nodes[src].op not in ("Const", "Identity")
+                    or self.graph.node(strip_identity(self.graph, tensor)).op != "Const"
+                ):
+                    return strip_identity(self.graph, tensor)
         raise ValueError(f"head {self.heads.names[index]} reads no feature map")
 
     # -- NumPy --------------------------------------------------------------------------------
@@ -109,25 +111,25 @@ class SsdReference:
         """All heads evaluated in float64 from the network input (NCHW, as fed to ONNX)."""
         feed = np.asarray(blob_nchw, np.float64).transpose(0, 2, 3, 1)
         ev = TfNumpyEvaluator(self.graph, {self.input_tensor: feed})
-        return self._split(ev.evaluate(self.heads.box_outputs),
-                           ev.evaluate(self.heads.class_outputs))
+        return self._split(
+            ev.evaluate(self.heads.box_outputs), ev.evaluate(self.heads.class_outputs)
+        )
 
     def numpy_head_from_feature_map(self, index: int, feature_map_nchw: np.ndarray) -> HeadOutputs:
         """Head ``index`` evaluated in float64 from its feature map (NCHW, e.g. OpenCV's)."""
         feed = np.asarray(feature_map_nchw, np.float64).transpose(0, 2, 3, 1)
         ev = TfNumpyEvaluator(self.graph, {self.feature_maps[index]: feed})
-        return self._split([ev.evaluate(self.heads.box_outputs[index])],
-                           [ev.evaluate(self.heads.class_outputs[index])])[0]
+        return self._split(
+            [ev.evaluate(self.heads.box_outputs[index])],
+            [ev.evaluate(self.heads.class_outputs[index])],
+        )[0]
 
     # -- OpenCV -------------------------------------------------------------------------------
 
     def pruned_graph_bytes(self) -> bytes:
         """A GraphDef of the heads' sub-graph: the original NodeDef bytes, input replaced by a
         float Placeholder of the same name."""
-        spans = {}
-        for number, _, value in _fields(self._data):
-            if number == 1:
-                spans[_node(self._data, value).name] = value
+        spans = node_spans(self._data)
         start = node_name(self.input_tensor)
         keep: set[str] = set()
         stack = list(self.heads.box_outputs + self.heads.class_outputs)
@@ -136,8 +138,9 @@ class SsdReference:
             if name in keep or name == start:
                 continue
             keep.add(name)
-            stack.extend(node_name(t) for t in self.graph.nodes[name].inputs
-                         if not t.startswith("^"))
+            stack.extend(
+                node_name(t) for t in self.graph.nodes[name].inputs if not t.startswith("^")
+            )
         out = bytearray(_field(1, _float_placeholder(start)))
         for name in self.graph.nodes:  # file order keeps producers before consumers
             if name in keep:
@@ -149,8 +152,11 @@ class SsdReference:
         import cv2
 
         buffer = np.frombuffer(self.pruned_graph_bytes(), np.uint8)
-        engines = {"classic": cv2.dnn.ENGINE_CLASSIC, "auto": cv2.dnn.ENGINE_AUTO,
-                   "new": cv2.dnn.ENGINE_NEW}
+        engines = {
+            "classic": cv2.dnn.ENGINE_CLASSIC,
+            "auto": cv2.dnn.ENGINE_AUTO,
+            "new": cv2.dnn.ENGINE_NEW,
+        }
         return cv2.dnn.readNetFromTensorflow(buffer, None, engines[engine])
 
     def _opencv_layer(self, tensor: str) -> str:
@@ -166,12 +172,13 @@ class SsdReference:
         graph's outputs)."""
         import cv2
 
-        heads = ([self._opencv_layer(t) for t in self.heads.box_outputs]
-                 + [self._opencv_layer(t) for t in self.heads.class_outputs])
+        heads = [self._opencv_layer(t) for t in self.heads.box_outputs] + [
+            self._opencv_layer(t) for t in self.heads.class_outputs
+        ]
         net.setInput(np.ascontiguousarray(blob_nchw, np.float32))
         try:
             outs = net.forward(heads + list(self.feature_maps))
-            feature_maps = [np.asarray(o) for o in outs[len(heads):]]
+            feature_maps = [np.asarray(o) for o in outs[len(heads) :]]
         except cv2.error:
             net.setInput(np.ascontiguousarray(blob_nchw, np.float32))
             outs = net.forward(heads)

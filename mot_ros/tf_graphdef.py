@@ -303,6 +303,16 @@ class GraphDef:
         return out
 
 
+def node_spans(data: bytes) -> dict[str, tuple[int, int]]:
+    """Byte ranges ``(start, end)`` of every serialized NodeDef in GraphDef bytes, by name, so a
+    pruned graph can be written by copying the original node bytes unchanged."""
+    spans = {}
+    for number, wire, value in _fields(data):
+        if number == 1 and wire == _WIRE_LEN:
+            spans[_node(data, value).name] = value
+    return spans
+
+
 def node_name(tensor: str) -> str:
     """``'a/b:1'`` -> ``'a/b'``, ``'^a/b'`` -> ``'a/b'``."""
     return tensor.lstrip("^").split(":")[0]

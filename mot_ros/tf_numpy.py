@@ -225,11 +225,21 @@ class TfNumpyEvaluator:
         if op == "Conv2D":
             if attr.get("data_format", b"NHWC") != b"NHWC":
                 raise NotImplementedError(f"{node.name}: Conv2D data_format {attr['data_format']}")
-            return conv2d_nhwc(args[0], args[1], attr["strides"], attr["padding"],
-                               attr.get("dilations") or (1, 1, 1, 1))
+            return conv2d_nhwc(
+                args[0],
+                args[1],
+                attr["strides"],
+                attr["padding"],
+                attr.get("dilations") or (1, 1, 1, 1),
+            )
         if op == "DepthwiseConv2dNative":
-            return depthwise_conv2d_nhwc(args[0], args[1], attr["strides"], attr["padding"],
-                                         attr.get("dilations") or (1, 1, 1, 1))
+            return depthwise_conv2d_nhwc(
+                args[0],
+                args[1],
+                attr["strides"],
+                attr["padding"],
+                attr.get("dilations") or (1, 1, 1, 1),
+            )
         if op in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
             return _fused_batch_norm(*args[:5], attr)
         if op == "Reshape":

@@ -60,8 +60,17 @@ _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 _AXIS_NHWC_TO_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
 # Shape plumbing that may carry an unknown dimension without using its value.
-_SHAPE_OPS = {"Shape", "StridedSlice", "Slice", "Pack", "ConcatV2", "Identity", "Squeeze",
-              "ExpandDims", "Const"}
+_SHAPE_OPS = {
+    "Shape",
+    "StridedSlice",
+    "Slice",
+    "Pack",
+    "ConcatV2",
+    "Identity",
+    "Squeeze",
+    "ExpandDims",
+    "Const",
+}
 
 
 class SsdConversionError(ValueError):
@@ -116,7 +125,8 @@ def _head_index(prefix: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", prefix))
 
 
-def _strip_identity(graph: GraphDef, tensor: str) -> str:
+def strip_identity(graph: GraphDef, tensor: str) -> str:
+    """The tensor behind a chain of ``Identity`` nodes (TF's ``.../read`` of every weight)."""
     while True:
         node = graph.node(tensor)
         if node.op not in ("Identity", "StopGradient") or not node.inputs:
@@ -125,13 +135,17 @@ def _strip_identity(graph: GraphDef, tensor: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Heads:
+class SsdHeads:
+    """The box-predictor heads of an SSD graph, in feature-map order."""
+
     names: tuple[str, ...]  # the box predictor scopes, e.g. BoxPredictor_0
     box_outputs: tuple[str, ...]  # BiasAdd of each BoxEncodingPredictor
     class_outputs: tuple[str, ...]
 
 
-def _find_heads(graph: GraphDef, where: str) -> _Heads:
+def find_ssd_heads(graph: GraphDef, where: str) -> SsdHeads:
+    """Pairs of ``<scope>/BoxEncodingPredictor`` and ``<scope>/ClassPredictor`` convolution
+    outputs (the TF OD API convolutional box predictor), sorted by scope (BoxPredictor_0..)."""
     box: dict[str, str] = {}
     cls: dict[str, str] = {}
     for node in graph.nodes.values():
@@ -150,7 +164,7 @@ def _find_heads(graph: GraphDef, where: str) -> _Heads:
             f"{where}: box and class heads do not pair up: box heads {sorted(box)}, "
             f"class heads {sorted(cls)}"
         )
-    return _Heads(
+    return SsdHeads(
         tuple(prefixes), tuple(box[p] for p in prefixes), tuple(cls[p] for p in prefixes)
     )
 
@@ -173,7 +187,7 @@ def _find_concat(graph: GraphDef, heads: Iterable[str]) -> str | None:
     return None
 
 
-def _find_input(graph: GraphDef, outputs: Iterable[str], where: str) -> str:
+def find_network_input(graph: GraphDef, outputs: Iterable[str], where: str) -> str:
     """The tensor the network starts from: what the graph reads from the Preprocessor scope,
     or a float Placeholder when the graph has no Preprocessor."""
     boundary: set[str] = set()
@@ -188,9 +202,13 @@ def _find_input(graph: GraphDef, outputs: Iterable[str], where: str) -> str:
         for tensor in node.inputs:
             if tensor.startswith("^"):
                 continue
-            src = graph.node(tensor)
+            src = graph.nodes.get(node_name(tensor))
+            if src is None:
+                raise SsdConversionError(
+                    f"{where}: node {name!r} reads {tensor!r}, which is not in the graph"
+                )
             if src.name.startswith("Preprocessor/") or src.op == "Placeholder":
-                boundary.add(tensor if ":" in tensor else f"{tensor}")
+                boundary.add(tensor)
             else:
                 stack.append(src.name)
     if len(boundary) != 1:
@@ -212,7 +230,7 @@ def _const_value(graph: GraphDef, name: str):
     node = graph.nodes.get(name)
     if node is None:
         return None
-    node = graph.node(_strip_identity(graph, name))
+    node = graph.node(strip_identity(graph, name))
     if node.op != "Const":
         return None
     return node.attr.get("value")
@@ -224,8 +242,9 @@ def _read_postprocess(graph: GraphDef) -> dict:
     scales = dict(enumerate(DEFAULT_BOX_CODER_SCALES))
     found_scales = 0
     for node in graph.nodes.values():
-        if node.op == "RealDiv" and re.match(r"^(.*/)?Postprocessor/Decode/truediv(_\d+)?$",
-                                             node.name):
+        if node.op == "RealDiv" and re.match(
+            r"^(.*/)?Postprocessor/Decode/truediv(_\d+)?$", node.name
+        ):
             src = node.inputs[0]
             if re.search(r"Decode/unstack(:\d)?$", src):
                 value = _const_value(graph, node_name(node.inputs[1]))
@@ -263,8 +282,11 @@ def _read_preprocess(graph: GraphDef, input_tensor: str):
     """``(native (h, w), scale, mean)`` from a ``Resize*`` + ``Mul``/``Sub`` Preprocessor."""
     size = None
     for node in graph.nodes.values():
-        if node.name.startswith("Preprocessor/") and node.op.startswith("Resize") and \
-                len(node.inputs) > 1:
+        if (
+            node.name.startswith("Preprocessor/")
+            and node.op.startswith("Resize")
+            and len(node.inputs) > 1
+        ):
             value = _const_value(graph, node_name(node.inputs[1]))
             if value is not None and value.size == 2:
                 size = (int(value[0]), int(value[1]))
@@ -337,8 +359,9 @@ class _Converter:
     # -- helpers ------------------------------------------------------------------------------
 
     def fail(self, node: NodeDef, why: str):
-        raise SsdConversionError(f"{self.where}: cannot convert node {node.name!r} "
-                                 f"(op {node.op}): {why}")
+        raise SsdConversionError(
+            f"{self.where}: cannot convert node {node.name!r} (op {node.op}): {why}"
+        )
 
     def unique(self, base: str) -> str:
         name = base
@@ -481,8 +504,11 @@ class _Converter:
         if node.op not in _SHAPE_OPS and any(
             t.const.dtype.kind == "i" and np.any(t.const == _UNKNOWN) for t in ins
         ):
-            self.fail(node, "depends on the input's height or width; only graphs whose shape "
-                            "arithmetic needs the batch size alone are supported")
+            self.fail(
+                node,
+                "depends on the input's height or width; only graphs whose shape "
+                "arithmetic needs the batch size alone are supported",
+            )
         evaluator = TfNumpyEvaluator(self.graph, float_dtype=np.float32)
         try:
             values = evaluator.compute_node(node, [t.const for t in ins])
@@ -490,8 +516,9 @@ class _Converter:
             self.fail(node, f"cannot fold constant: {exc}")
         if not isinstance(values, list):
             values = [values]
-        return {f"{node.name}:{k}": _Tensor(None, const=np.asarray(v))
-                for k, v in enumerate(values)}
+        return {
+            f"{node.name}:{k}": _Tensor(None, const=np.asarray(v)) for k, v in enumerate(values)
+        }
 
     def conv(self, node: NodeDef, ins: list[_Tensor]) -> _Tensor:
         x, w = ins
@@ -506,9 +533,11 @@ class _Converter:
         padding = node.attr.get("padding")
         weights = w.const.astype(np.float32)
         kh, kw, cin, cout = weights.shape
-        attrs = {"strides": [int(strides[1]), int(strides[2])],
-                 "dilations": [int(dilations[1]), int(dilations[2])],
-                 "kernel_shape": [kh, kw]}
+        attrs = {
+            "strides": [int(strides[1]), int(strides[2])],
+            "dilations": [int(dilations[1]), int(dilations[2])],
+            "kernel_shape": [kh, kw],
+        }
         if node.op == "Conv2D":
             onnx_w = weights.transpose(3, 2, 0, 1)  # HWIO -> OIHW
             channels = cout
@@ -561,16 +590,27 @@ class _Converter:
             self.initializers[b_name] = (bias * factor + shift).astype(np.float32)
             return _Tensor(x.name, x.nchw, x.shape, tf_node=node.name)
         src = self.to_nchw(x, node.name)
-        names = [self.initializer(v.astype(np.float32), f"{node.name}/{n}") for n, v in
-                 (("scale", factor), ("bias", shift),
-                  ("mean", np.zeros_like(factor)), ("var", np.ones_like(factor)))]
+        names = [
+            self.initializer(v.astype(np.float32), f"{node.name}/{n}")
+            for n, v in (
+                ("scale", factor),
+                ("bias", shift),
+                ("mean", np.zeros_like(factor)),
+                ("var", np.ones_like(factor)),
+            )
+        ]
         out = self.add_node("BatchNormalization", [src, *names], node.name, epsilon=0.0)
         return _Tensor(out, True, x.shape)
 
     def binary(self, node: NodeDef, ins: list[_Tensor]) -> _Tensor:
         a, b = ins
-        op = {"BiasAdd": "Add", "AddV2": "Add", "RealDiv": "Div", "Maximum": "Max",
-              "Minimum": "Min"}.get(node.op, node.op)
+        op = {
+            "BiasAdd": "Add",
+            "AddV2": "Add",
+            "RealDiv": "Div",
+            "Maximum": "Max",
+            "Minimum": "Min",
+        }.get(node.op, node.op)
         if op == "Add" and (a.const is not None or b.const is not None):
             x, c = (b, a) if a.const is not None else (a, b)
             conv = self._foldable_conv(x)
@@ -583,8 +623,9 @@ class _Converter:
         act = a if a.const is None else b
         nchw = act.nchw and act.shape is not None and len(act.shape) == 4
         try:
-            names = [self.to_nchw(t, node.name) if nchw else self.to_tf(t, node.name)
-                     for t in (a, b)]
+            names = [
+                self.to_nchw(t, node.name) if nchw else self.to_tf(t, node.name) for t in (a, b)
+            ]
         except ValueError as exc:
             self.fail(node, str(exc))
         if nchw:
@@ -648,32 +689,46 @@ class _Converter:
         helper = self.helper
         from onnx import TensorProto
 
-        shape_parts = [self.add_node("Shape", [self.get(h).name], h + "/hw", start=2, end=4)
-                       for h in shapes_output]
+        shape_parts = [
+            self.add_node("Shape", [self.get(h).name], h + "/hw", start=2, end=4)
+            for h in shapes_output
+        ]
         flat = self.add_node("Concat", shape_parts, OUTPUT_SHAPES + "/flat", axis=0)
         shape2 = self.initializer(np.array([-1, 2], np.int64), OUTPUT_SHAPES + "/shape")
-        self.nodes.append(helper.make_node("Reshape", [flat, shape2], [OUTPUT_SHAPES],
-                                           name=OUTPUT_SHAPES))
+        self.nodes.append(
+            helper.make_node("Reshape", [flat, shape2], [OUTPUT_SHAPES], name=OUTPUT_SHAPES)
+        )
         for name, src in outputs.items():
             self.nodes.append(helper.make_node("Identity", [src], [name], name=name))
         used = {i for n in self.nodes for i in n.input}
-        inits = [self.numpy_helper.from_array(v, k) for k, v in self.initializers.items()
-                 if k in used]
+        inits = [
+            self.numpy_helper.from_array(v, k) for k, v in self.initializers.items() if k in used
+        ]
         graph = helper.make_graph(
             self.nodes,
             "ssd_heads",
-            [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT,
-                                           [1, 3, "height", "width"])],
-            [helper.make_tensor_value_info(OUTPUT_BOXES, TensorProto.FLOAT, [1, "anchors", 4]),
-             helper.make_tensor_value_info(OUTPUT_CLASSES, TensorProto.FLOAT,
-                                           [1, "anchors", "classes"]),
-             helper.make_tensor_value_info(OUTPUT_SHAPES, TensorProto.INT64,
-                                           [len(shapes_output), 2])],
+            [
+                helper.make_tensor_value_info(
+                    INPUT_NAME, TensorProto.FLOAT, [1, 3, "height", "width"]
+                )
+            ],
+            [
+                helper.make_tensor_value_info(OUTPUT_BOXES, TensorProto.FLOAT, [1, "anchors", 4]),
+                helper.make_tensor_value_info(
+                    OUTPUT_CLASSES, TensorProto.FLOAT, [1, "anchors", "classes"]
+                ),
+                helper.make_tensor_value_info(
+                    OUTPUT_SHAPES, TensorProto.INT64, [len(shapes_output), 2]
+                ),
+            ],
             initializer=inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="mot_ros.tf_to_onnx",
-                                  producer_version=str(CONVERTER_VERSION))
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", OPSET)],
+            producer_name="mot_ros.tf_to_onnx",
+            producer_version=str(CONVERTER_VERSION),
+        )
         model.ir_version = IR_VERSION
         helper.set_model_props(model, {METADATA_KEY: metadata})
         return model
@@ -694,10 +749,11 @@ def convert_ssd_graph(pb_path: str | Path):
     try:
         graph = GraphDef.parse(data)
     except GraphDefError as exc:
-        raise SsdConversionError(f"{where} is not a TensorFlow frozen graph (GraphDef): "
-                                 f"{exc}") from None
-    heads = _find_heads(graph, where)
-    input_tensor = _find_input(graph, heads.box_outputs + heads.class_outputs, where)
+        raise SsdConversionError(
+            f"{where} is not a TensorFlow frozen graph (GraphDef): {exc}"
+        ) from None
+    heads = find_ssd_heads(graph, where)
+    input_tensor = find_network_input(graph, heads.box_outputs + heads.class_outputs, where)
     conv = _Converter(graph, input_tensor, where)
     conv.convert(list(heads.box_outputs + heads.class_outputs))
 
@@ -705,12 +761,14 @@ def convert_ssd_graph(pb_path: str | Path):
     for name, box, cls in zip(heads.names, heads.box_outputs, heads.class_outputs, strict=True):
         box_c, cls_c = conv.get(box).shape[3], conv.get(cls).shape[3]
         if box_c is None or box_c % 4:
-            raise SsdConversionError(f"{where}: head {name} has {box_c} box channels, "
-                                     f"not a multiple of 4")
+            raise SsdConversionError(
+                f"{where}: head {name} has {box_c} box channels, not a multiple of 4"
+            )
         a = box_c // 4
         if cls_c % a:
-            raise SsdConversionError(f"{where}: head {name} has {cls_c} class channels for "
-                                     f"{a} anchors per location")
+            raise SsdConversionError(
+                f"{where}: head {name} has {cls_c} class channels for {a} anchors per location"
+            )
         if num_classes not in (None, cls_c // a):
             raise SsdConversionError(f"{where}: heads disagree on the number of classes")
         num_classes = cls_c // a
@@ -720,11 +778,15 @@ def convert_ssd_graph(pb_path: str | Path):
     concat = _find_concat(graph, heads.box_outputs)
     if concat is not None:
         reshapes = [node_name(i) for i in graph.nodes[concat].inputs[:-1]]
-        order = [next(k for k, b in enumerate(heads.box_outputs)
-                      if graph.nodes[r].inputs[0] == b) for r in reshapes]
+        order = [
+            next(k for k, b in enumerate(heads.box_outputs) if graph.nodes[r].inputs[0] == b)
+            for r in reshapes
+        ]
         if order != list(range(len(order))):
-            raise SsdConversionError(f"{where}: the graph concatenates its heads in order "
-                                     f"{order}, not by name; not supported")
+            raise SsdConversionError(
+                f"{where}: the graph concatenates its heads in order "
+                f"{order}, not by name; not supported"
+            )
     box_out = conv.flatten_heads(heads.box_outputs, 4, OUTPUT_BOXES + "/concat")
     cls_out = conv.flatten_heads(heads.class_outputs, num_classes, OUTPUT_CLASSES + "/concat")
 
@@ -743,8 +805,9 @@ def convert_ssd_graph(pb_path: str | Path):
         preprocess_mean=mean,
     )
     info.postprocess_config()  # validate what was read
-    model = conv.model({OUTPUT_BOXES: box_out, OUTPUT_CLASSES: cls_out},
-                       list(heads.box_outputs), info.to_json())
+    model = conv.model(
+        {OUTPUT_BOXES: box_out, OUTPUT_CLASSES: cls_out}, list(heads.box_outputs), info.to_json()
+    )
     onnx.checker.check_model(model)
     return model
 

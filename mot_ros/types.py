@@ -44,7 +44,9 @@ class Detections:
         if n and np.any((xyxy[:, 2] <= xyxy[:, 0]) | (xyxy[:, 3] <= xyxy[:, 1])):
             raise ValueError("every box must have x2 > x1 and y2 > y1")
         if n and (np.any(~np.isfinite(scores)) or scores.min() < 0.0 or scores.max() > 1.0):
-            raise ValueError(f"scores must be in [0, 1], but got range [{scores.min()}, {scores.max()}]")
+            raise ValueError(
+                f"scores must be in [0, 1], but got range [{scores.min()}, {scores.max()}]"
+            )
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "class_names", names)

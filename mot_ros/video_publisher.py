@@ -36,8 +36,12 @@ class VideoPublisher(Node):
         self.loop = param("loop", False, "Restart the file at its end instead of exiting.")
         self.frame_id = param("frame_id", "camera", "header.frame_id of the published images.")
         self.max_frames = param("max_frames", 0, "Stop after this many frames (0: no limit).")
-        start_delay = param("start_delay", 1.0, "Seconds to wait before the first frame, so "
-                            "subscribers started at the same time are matched.")
+        start_delay = param(
+            "start_delay",
+            1.0,
+            "Seconds to wait before the first frame, so "
+            "subscribers started at the same time are matched.",
+        )
         if not source:
             raise ValueError("parameter 'source' is empty: give a video file or a device index")
         self.capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
@@ -51,7 +55,9 @@ class VideoPublisher(Node):
         self.pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
         self._start = time.monotonic() + start_delay
         self.timer = self.create_timer(1.0 / self.fps, self._tick)
-        self.get_logger().info(f"publishing '{source}' at {self.fps:.1f} Hz on {self.pub.topic_name}")
+        self.get_logger().info(
+            f"publishing '{source}' at {self.fps:.1f} Hz on {self.pub.topic_name}"
+        )
 
     def _tick(self) -> None:
         if self.done or time.monotonic() < self._start:
@@ -85,6 +91,10 @@ def main(args: list[str] | None = None) -> int:
         print(f"[video_publisher] published {node.published} frames", flush=True)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while a callback was publishing: a normal stop
     finally:
         node.capture.release()
         node.destroy_node()

@@ -93,14 +93,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")
     parser.add_argument("--video", type=Path, default=None, help="default: the sample video")
-    parser.add_argument("--sizes", default="300x300,512x384",
-                        help="network input sizes WxH, comma-separated (default 300x300,512x384)")
+    parser.add_argument(
+        "--sizes",
+        default="300x300,512x384",
+        help="network input sizes WxH, comma-separated (default 300x300,512x384)",
+    )
     parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help=f"comma-separated subset of {', '.join(BACKENDS)}")
-    parser.add_argument("--reference-frames", type=int, default=3,
-                        help="frames compared with the float64 NumPy reference (default 3; "
-                             "~1-2 s each)")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"comma-separated subset of {', '.join(BACKENDS)}",
+    )
+    parser.add_argument(
+        "--reference-frames",
+        type=int,
+        default=3,
+        help="frames compared with the float64 NumPy reference (default 3; ~1-2 s each)",
+    )
     args = parser.parse_args(argv)
 
     from mot_ros.data import default_model_path, sample_video_path
@@ -149,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
                 raw = []
                 for blob in blobs:
                     heads, _ = reference.opencv_heads(net, blob)
-                    raw.append((np.concatenate([h.boxes for h in heads]),
-                                np.concatenate([h.logits for h in heads])))
+                    raw.append(
+                        (
+                            np.concatenate([h.boxes for h in heads]),
+                            np.concatenate([h.logits for h in heads]),
+                        )
+                    )
             for (boxes, logits), (ref_boxes, ref_scores) in zip(raw, refs, strict=True):
                 got_boxes, got_scores = decoded(boxes, logits, probe.anchors, probe.postprocess)
                 db = np.abs(got_boxes - ref_boxes)
@@ -168,26 +181,49 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(time.perf_counter() - t0)
                     counts.append(len(dets))
                     if baseline is not None and len(baseline[k]) and len(dets):
-                        found += int((iou_matrix(baseline[k].xyxy, dets.xyxy).max(axis=1)
-                                      >= 0.5).sum())
+                        found += int(
+                            (iou_matrix(baseline[k].xyxy, dets.xyxy).max(axis=1) >= 0.5).sum()
+                        )
                 total = sum(len(b) for b in baseline) if baseline is not None else 0
-                rows.append((
-                    backend, f"{size[0]}x{size[1]}", n_threads,
-                    1000 * np.median(times), 1000 * np.percentile(times, 90),
-                    np.mean(counts), found / total if total else float("nan"), *diff,
-                ))
+                rows.append(
+                    (
+                        backend,
+                        f"{size[0]}x{size[1]}",
+                        n_threads,
+                        1000 * np.median(times),
+                        1000 * np.percentile(times, 90),
+                        np.mean(counts),
+                        found / total if total else float("nan"),
+                        *diff,
+                    )
+                )
                 del det
 
-    header = ("backend", "input", "thr", "median ms", "p90 ms", "dets/frame", "recall@300",
-              "max|dbox|", "max|dscore|", "dbox h0-4", "dscore h0-4")
-    print(f"{len(frames)} frames of {args.video or 'vtest.avi'} (768x576); reference: float64 "
-          f"NumPy on {len(ref_frames)} frames; load average before/after "
-          f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    header = (
+        "backend",
+        "input",
+        "thr",
+        "median ms",
+        "p90 ms",
+        "dets/frame",
+        "recall@300",
+        "max|dbox|",
+        "max|dscore|",
+        "dbox h0-4",
+        "dscore h0-4",
+    )
+    print(
+        f"{len(frames)} frames of {args.video or 'vtest.avi'} (768x576); reference: float64 "
+        f"NumPy on {len(ref_frames)} frames; load average before/after "
+        f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
-              f"{r[6]:.2f} | {r[7]:.1e} | {r[8]:.1e} | {r[9]:.1e} | {r[10]:.1e} |")
+        print(
+            f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
+            f"{r[6]:.2f} | {r[7]:.1e} | {r[8]:.1e} | {r[9]:.1e} | {r[10]:.1e} |"
+        )
     return 0
 
 

@@ -38,8 +38,12 @@ def executable(name: str) -> list[str]:
 
 
 def start(cmd: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,  # noqa: SIM115
+        start_new_session=True,
+    )
 
 
 def wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
@@ -98,19 +102,33 @@ def main() -> int:
     out = args.output.resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(ROOT / "config/fastdds_shm.xml"))
-    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(ROOT / "config/fastdds_shm.xml"))
 
     ros = ["--ros-args", "-r", "image:=/camera/image_raw"]
-    recorder = start(executable("track_recorder") + ros + [
-        "-p", f"output_dir:={out}", "-p", "video_fps:=10.0"], out / "recorder.log")
-    node = start(executable("mot_node") + ros + ["--params-file", str(args.params_file)],
-                 out / "mot_node.log")
+    recorder = start(
+        executable("track_recorder") + ros + ["-p", f"output_dir:={out}", "-p", "video_fps:=10.0"],
+        out / "recorder.log",
+    )
+    node = start(
+        executable("mot_node") + ros + ["--params-file", str(args.params_file)],
+        out / "mot_node.log",
+    )
     wait_for_line(out / "mot_node.log", "ready:", node, timeout=300)
     t0 = time.monotonic()
-    publisher = start(executable("video_publisher") + ros + [
-        "-p", f"source:={video}", "-p", f"fps:={args.fps}",
-        "-p", f"max_frames:={args.max_frames}", "-p", "start_delay:=2.0"],
-        out / "video_publisher.log")
+    publisher = start(
+        executable("video_publisher")
+        + ros
+        + [
+            "-p",
+            f"source:={video}",
+            "-p",
+            f"fps:={args.fps}",
+            "-p",
+            f"max_frames:={args.max_frames}",
+            "-p",
+            "start_delay:=2.0",
+        ],
+        out / "video_publisher.log",
+    )
     print(f"[demo] publishing {video.name} through mot_node; logs in {out}", flush=True)
     publisher.wait()
     wall = time.monotonic() - t0

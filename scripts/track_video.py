@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-dlib", action="store_true",
         help="SORT-style baseline: a track missed by the detector is not carried by dlib "
-        "(sets max_missed_detections=0; needs --detect-every 1)",
+        "(sets max_missed_detections=0 and use_correlation_tracker=false; "
+        "needs --detect-every 1)",
     )  # fmt: skip
     parser.add_argument(
         "--gt", type=Path, default=None, help="gt.txt: print MOT metrics at the end"
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         values["tracker.max_missed_detections"] = 0
+        values["tracker.use_correlation_tracker"] = False
     if args.detect_every < 1:
         print(f"error: --detect-every must be >= 1, got {args.detect_every}", file=sys.stderr)
         return 2

@@ -67,10 +67,14 @@ class ObjectSpec:
 def default_scenario() -> tuple[list[ObjectSpec], list[tuple[int, int, int, int]]]:
     """Objects and occluders for a 640x480, 120-frame sequence exercising the hard cases.
 
-    1, 2: two people at different speeds crossing each other (2 passes in front of 1).
-    3: a car that enters from the left, drives fast and leaves on the right (~frame 93).
-    4: a person who walks behind the occluder (hidden ~frames 55-75) and reappears.
+    1, 2: two people at different speeds crossing each other (2 passes in front of 1,
+    hiding it on frames 76-78).
+    3: a car that enters from the left, drives fast and leaves on the right (last at
+    least half visible on frame 86).
+    4: a person who walks behind the occluder (hidden on frames 55-73), reappears, and is
+    hidden again by 5 passing in front of it (frames 111-114).
     5: a person who enters from the right edge at frame 30.
+    Visibility figures are for the default ``min_visibility`` of 0.5.
     """
     objects = [
         ObjectSpec("person", (40, 90), (20.0, 60.0), (3.0, 0.3)),

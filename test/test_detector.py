@@ -19,17 +19,25 @@ import cv2
 import numpy as np
 import pytest
 
+from mot_ros import detector as detector_module
 from mot_ros import tf_text_graph as tg
 from mot_ros.data import default_model_path, sample_video_path
 from mot_ros.detector import (
     VOC_CLASSES,
-    DetectorConfig,
     ModelLoadError,
     OpenCvSsdDetector,
     create_detector,
     detections_from_ssd_rows,
     validate_image,
 )
+
+
+def DetectorConfig(**kwargs) -> detector_module.DetectorConfig:  # noqa: N802 - reads as the class
+    """This file tests the OpenCV DNN backend; onnxruntime is covered by
+    test_onnx_detector.py. Every config here runs on OpenCV unless a test says otherwise."""
+    kwargs.setdefault("backend", "opencv" if kwargs.get("model_format") != "onnx_ssd" else "")
+    return detector_module.DetectorConfig(**kwargs)
+
 
 FIXTURES = Path(__file__).parent / "fixtures" / "detector"
 PEOPLE = json.loads((FIXTURES / "vtest_people.json").read_text())["frames"]
@@ -171,7 +179,7 @@ def test_person_pasted_into_background_is_found(detector, background, video_fram
     patch = video_frames[400][y1:y2, x1:x2]
     scene = background.copy()
     ox, oy = 330, 420  # on the grass, where nobody walks in the fixture frames
-    scene[oy:oy + patch.shape[0], ox:ox + patch.shape[1]] = patch
+    scene[oy : oy + patch.shape[0], ox : ox + patch.shape[1]] = patch
     dets = filtered(detector.detect(scene), 0.3)
     target = [ox, oy, ox + patch.shape[1], oy + patch.shape[0]]
     assert match(dets.xyxy, [target])[0] == 1, f"pasted person not found: {dets.xyxy}"
@@ -250,16 +258,25 @@ def reference_ssd_anchors(sizes=(19, 10, 5, 3, 2, 1)) -> np.ndarray:
     return np.array(out)
 
 
-def test_generated_anchors_match_the_tf_anchor_generator():
+@pytest.mark.parametrize(
+    ("size", "maps"),
+    [
+        # the model's own input: 1917 anchors, the number the graph asserts
+        ((300, 300), (19, 10, 5, 3, 2, 1)),
+        # a larger input: more anchors of the same relative size (PriorBox works in pixels)
+        ((600, 600), (38, 19, 10, 5, 3, 2)),
+    ],
+)
+def test_generated_anchors_match_the_tf_anchor_generator(size, maps):
     pb = default_model_path()
-    net = cv2.dnn.readNetFromTensorflow(str(pb), str(tg.cached_text_graph(pb)),
-                                        cv2.dnn.ENGINE_CLASSIC)
-    net.setInput(np.zeros((1, 3, 300, 300), np.float32))
+    config = tg.cached_text_graph(pb, input_size=size)
+    net = cv2.dnn.readNetFromTensorflow(str(pb), str(config), cv2.dnn.ENGINE_CLASSIC)
+    net.setInput(np.zeros((1, 3, size[1], size[0]), np.float32))
     priors = net.forward("mot_ros/anchors").reshape(2, -1, 4)
-    ref = reference_ssd_anchors()
-    assert priors.shape[1] == 1917 == ref.shape[0]
+    ref = reference_ssd_anchors(maps)
+    assert priors.shape[1] == ref.shape[0]
     np.testing.assert_allclose(priors[0], ref, atol=2e-5)
-    np.testing.assert_allclose(priors[1], np.tile([0.1, 0.1, 0.2, 0.2], (1917, 1)), atol=1e-6)
+    np.testing.assert_allclose(priors[1], np.tile([0.1, 0.1, 0.2, 0.2], (len(ref), 1)), atol=1e-6)
 
 
 def test_text_graph_is_cached_by_model_hash(cache):
@@ -347,8 +364,10 @@ def test_detector_accepts_pipeline_config_as_config_path(tmp_path, video_frames)
     ("text", "expected"),
     [
         # nested messages, repeated fields, comments, enums and escaped strings
-        ('a: 1 # c\nb { c: "x\\"y" c: DT_FLOAT }\nd: [1, 2]',
-         [("a", 1), ("b.c", ['x"y', "DT_FLOAT"]), ("d", [1, 2])]),
+        (
+            'a: 1 # c\nb { c: "x\\"y" c: DT_FLOAT }\nd: [1, 2]',
+            [("a", 1), ("b.c", ['x"y', "DT_FLOAT"]), ("d", [1, 2])],
+        ),
         # colon before a message and angle brackets are both legal
         ("m: < f: 1.5e-3 > n { g: true }", [("m.f", 0.0015), ("n.g", True)]),
     ],
@@ -385,7 +404,9 @@ layer { name: "conv1/bn" type: "BatchNorm" bottom: "conv1" top: "conv1" }
 layer { name: "conv1/scale" type: "Scale" bottom: "conv1" top: "conv1"
   scale_param { bias_term: true } }
 layer { name: "conv1/relu" type: "ReLU" bottom: "conv1" top: "conv1" }
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
+layer { name: "conv2/dw" type: "Convolution" bottom: "conv1" top: "conv2/dw"
+  convolution_param { num_output: 4 pad: 1 kernel_size: 3 group: 4 engine: CAFFE } }
+layer { name: "pool1" type: "Pooling" bottom: "conv2/dw" top: "pool1"
   pooling_param { pool: AVE kernel_size: 4 stride: 4 } }
 layer { name: "loc" type: "Convolution" bottom: "pool1" top: "loc"
   convolution_param { num_output: 4 kernel_size: 1 } }
@@ -434,8 +455,11 @@ def tiny_weights() -> dict[str, list[np.ndarray]]:
     conf_w = np.zeros((3, 4, 1, 1), np.float32)
     conf_w[2, 0] = 10.0  # "person" logit = 10 * pooled brightness
     conf_b = np.array([5.0, 0.0, 0.0], np.float32)  # background logit 5, "cat" 0
+    dw = np.zeros((4, 1, 3, 3), np.float32)
+    dw[:, 0, 1, 1] = 1.0  # depthwise identity (centre tap): checks that groups are kept
     return {
         "conv1": [conv1, np.zeros(4, np.float32)],
+        "conv2/dw": [dw, np.zeros(4, np.float32)],
         "conv1/bn": [mean * sf, var * sf, np.array([sf], np.float32)],
         "conv1/scale": [gamma, mean],
         "loc": [np.zeros((4, 4, 1, 1), np.float32), loc_b],
@@ -448,8 +472,9 @@ def write_caffemodel(path: Path, weights: dict[str, list[np.ndarray]]) -> None:
     numbers), so the reader under test is checked against an independent encoder."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-    fd = descriptor_pb2.FileDescriptorProto(name="caffe_subset.proto", package="caffe",
-                                            syntax="proto2")
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="caffe_subset.proto", package="caffe", syntax="proto2"
+    )
     f = descriptor_pb2.FieldDescriptorProto
 
     def message(name, fields):
@@ -462,15 +487,28 @@ def write_caffemodel(path: Path, weights: dict[str, list[np.ndarray]]) -> None:
                 field.options.packed = True
 
     message("BlobShape", [("dim", 1, f.TYPE_INT64, f.LABEL_REPEATED, None, True)])
-    message("BlobProto", [("data", 5, f.TYPE_FLOAT, f.LABEL_REPEATED, None, True),
-                          ("shape", 7, f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".caffe.BlobShape", 0)])
-    message("LayerParameter", [
-        ("name", 1, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
-        ("type", 2, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
-        ("blobs", 7, f.TYPE_MESSAGE, f.LABEL_REPEATED, ".caffe.BlobProto", False)])
-    message("NetParameter", [
-        ("name", 1, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
-        ("layer", 100, f.TYPE_MESSAGE, f.LABEL_REPEATED, ".caffe.LayerParameter", False)])
+    message(
+        "BlobProto",
+        [
+            ("data", 5, f.TYPE_FLOAT, f.LABEL_REPEATED, None, True),
+            ("shape", 7, f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".caffe.BlobShape", 0),
+        ],
+    )
+    message(
+        "LayerParameter",
+        [
+            ("name", 1, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
+            ("type", 2, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
+            ("blobs", 7, f.TYPE_MESSAGE, f.LABEL_REPEATED, ".caffe.BlobProto", False),
+        ],
+    )
+    message(
+        "NetParameter",
+        [
+            ("name", 1, f.TYPE_STRING, f.LABEL_OPTIONAL, None, False),
+            ("layer", 100, f.TYPE_MESSAGE, f.LABEL_REPEATED, ".caffe.LayerParameter", False),
+        ],
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
     net_cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("caffe.NetParameter"))
@@ -503,8 +541,14 @@ def tiny_scene(scale: int = 1) -> np.ndarray:
 
 def tiny_config(tiny_caffe, **kw) -> DetectorConfig:
     proto, model = tiny_caffe
-    base = dict(model_format="caffe_ssd", model_path=str(model), config_path=str(proto),
-                labels=("cat", "person"), input_width=64, input_height=64)
+    base = dict(
+        model_format="caffe_ssd",
+        model_path=str(model),
+        config_path=str(proto),
+        labels=("cat", "person"),
+        input_width=64,
+        input_height=64,
+    )
     return DetectorConfig(**{**base, **kw})
 
 
@@ -545,15 +589,20 @@ def test_caffe_prior_boxes_follow_caffe_order():
     """min_size square, sqrt(min*max) square, then ratios 2 and 1/2 (flip), per location."""
     from mot_ros.caffe_ssd import prior_boxes
 
-    p = tg.parse_text_proto("min_size: 60 max_size: 150 aspect_ratio: 2 flip: true "
-                            "variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2")
+    p = tg.parse_text_proto(
+        "min_size: 60 max_size: 150 aspect_ratio: 2 flip: true "
+        "variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2"
+    )
     out = prior_boxes(p, (2, 2), (300, 300))
     boxes = out[0].reshape(2, 2, 4, 4) * 300  # (y, x, prior, xyxy)
     c = 75.0  # (0 + 0.5) * 300 / 2
     s, r = math.sqrt(60 * 150), math.sqrt(2)
-    want = [[c - 30, c - 30, c + 30, c + 30], [c - s / 2, c - s / 2, c + s / 2, c + s / 2],
-            [c - 30 * r, c - 30 / r, c + 30 * r, c + 30 / r],
-            [c - 30 / r, c - 30 * r, c + 30 / r, c + 30 * r]]
+    want = [
+        [c - 30, c - 30, c + 30, c + 30],
+        [c - s / 2, c - s / 2, c + s / 2, c + s / 2],
+        [c - 30 * r, c - 30 / r, c + 30 * r, c + 30 / r],
+        [c - 30 / r, c - 30 * r, c + 30 / r, c + 30 * r],
+    ]
     np.testing.assert_allclose(boxes[0, 0], want, atol=1e-3)
     np.testing.assert_allclose(boxes[1, 1, 0], np.array(want[0]) + 150, atol=1e-3)
     np.testing.assert_allclose(out[1][:4], [0.1, 0.1, 0.2, 0.2], atol=1e-7)
@@ -566,16 +615,19 @@ def test_caffe_prior_boxes_follow_caffe_order():
 
 def test_ssd_rows_parsing():
     names = ("cat", "person", "car")
-    rows = np.array([
-        [0, 2, 0.90, 0.10, 0.10, 0.30, 0.50],  # person
-        [0, 2, 0.80, 0.11, 0.11, 0.31, 0.51],  # same person again: merged by NMS
-        [0, 1, 0.85, 0.10, 0.10, 0.30, 0.50],  # a cat on the same spot: other class, kept
-        [0, 3, 0.70, -0.2, 0.90, 0.20, 1.30],  # car off the image: clipped
-        [0, 2, 0.20, 0.60, 0.60, 0.70, 0.80],  # below threshold
-        [0, 0, 0.99, 0.00, 0.00, 1.00, 1.00],  # background id: dropped
-        [0, 7, 0.99, 0.00, 0.00, 1.00, 1.00],  # unknown id: dropped
-        [0, 2, 0.95, 1.20, 0.10, 1.40, 0.30],  # entirely right of the image: dropped
-    ], np.float32)
+    rows = np.array(
+        [
+            [0, 2, 0.90, 0.10, 0.10, 0.30, 0.50],  # person
+            [0, 2, 0.80, 0.11, 0.11, 0.31, 0.51],  # same person again: merged by NMS
+            [0, 1, 0.85, 0.10, 0.10, 0.30, 0.50],  # a cat on the same spot: other class, kept
+            [0, 3, 0.70, -0.2, 0.90, 0.20, 1.30],  # car off the image: clipped
+            [0, 2, 0.20, 0.60, 0.60, 0.70, 0.80],  # below threshold
+            [0, 0, 0.99, 0.00, 0.00, 1.00, 1.00],  # background id: dropped
+            [0, 7, 0.99, 0.00, 0.00, 1.00, 1.00],  # unknown id: dropped
+            [0, 2, 0.95, 1.20, 0.10, 1.40, 0.30],  # entirely right of the image: dropped
+        ],
+        np.float32,
+    )
     d = detections_from_ssd_rows(rows, 200, 100, names, 0.3, nms_threshold=0.45)
     assert d.class_names == ("person", "cat", "car")
     np.testing.assert_allclose(d.scores, [0.90, 0.85, 0.70], atol=1e-6)
@@ -660,8 +712,14 @@ def _prototxt_file(tmp_path) -> Path:
         # the Caffe weights given as a TF model
         ("caffemodel_as_tf", ["looks like a Caffe .caffemodel", HOW_TO_GET_DEFAULT]),
         # the Caffe prototxt given as a TF model
-        ("prototxt_as_tf", ["expected a TensorFlow Object Detection API SSD frozen graph",
-                            "Caffe .prototxt", HOW_TO_GET_DEFAULT]),
+        (
+            "prototxt_as_tf",
+            [
+                "expected a TensorFlow Object Detection API SSD frozen graph",
+                "Caffe .prototxt",
+                HOW_TO_GET_DEFAULT,
+            ],
+        ),
         # random bytes
         ("garbage", ["cannot parse it as a TensorFlow", HOW_TO_GET_DEFAULT]),
         # the right model with a label list of the wrong length
@@ -728,8 +786,11 @@ def test_caffe_load_failures_explain_themselves(tiny_caffe, tmp_path, case, expe
     other = tmp_path / "other.caffemodel"
     write_caffemodel(other, {"fc": [np.zeros((2, 2), np.float32)]})
     odd = tmp_path / "odd.prototxt"
-    odd.write_text(TINY_PROTOTXT.replace('name: "conv1/relu" type: "ReLU"',
-                                         'name: "conv1/relu" type: "Normalize"'))
+    odd.write_text(
+        TINY_PROTOTXT.replace(
+            'name: "conv1/relu" type: "ReLU"', 'name: "conv1/relu" type: "Normalize"'
+        )
+    )
     head = tmp_path / "head.prototxt"
     head.write_text(TINY_PROTOTXT.split('layer { name: "detection_out"')[0])
     cases = {

@@ -20,8 +20,10 @@ def test_boxes_are_drawn_on_a_copy_at_the_track_position():
 
 
 def test_boxes_partly_outside_the_frame_are_clipped_not_fatal():
-    out = draw_tracks(np.zeros((50, 50, 3), np.uint8),
-                      [TrackedObject(1, (-30.0, -30.0, 200.0, 200.0), 0.5, "person")])
+    out = draw_tracks(
+        np.zeros((50, 50, 3), np.uint8),
+        [TrackedObject(1, (-30.0, -30.0, 200.0, 200.0), 0.5, "person")],
+    )
     assert out.shape == (50, 50, 3)
 
 

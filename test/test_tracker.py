@@ -43,17 +43,23 @@ def run(frames, truth, config=None, interval=1, miss_rate=0.1, jitter=0.03, seed
     return tracker, outputs, fed
 
 
-def match_to_truth(objects, reported: list[TrackedObject], min_iou=0.5):
-    """Optimal truth-to-output matching of one frame: {object_id: (track_id, iou)}."""
-    if not objects or not reported:
+def match_boxes(objects, boxes, min_iou=0.5):
+    """Optimal truth-to-box matching of one frame: {object_id: (box_index, iou)}."""
+    if not objects or not len(boxes):
         return {}
-    iou = iou_matrix(np.array([o[1] for o in objects]), np.array([r.xyxy for r in reported]))
+    iou = iou_matrix(np.array([o[1] for o in objects]), np.asarray(boxes, dtype=float))
     rows, cols = linear_sum_assignment(-iou)
     return {
-        objects[i][0]: (reported[j].track_id, float(iou[i, j]))
+        objects[i][0]: (int(j), float(iou[i, j]))
         for i, j in zip(rows, cols, strict=True)
         if iou[i, j] >= min_iou
     }
+
+
+def match_to_truth(objects, reported: list[TrackedObject], min_iou=0.5):
+    """Optimal truth-to-output matching of one frame: {object_id: (track_id, iou)}."""
+    matched = match_boxes(objects, [r.xyxy for r in reported], min_iou)
+    return {oid: (reported[j].track_id, iou) for oid, (j, iou) in matched.items()}
 
 
 def ids_per_object(truth, outputs):
@@ -98,11 +104,12 @@ def test_each_object_keeps_one_id(default_sequence, interval, miss_rate, min_cov
         hits += len(match_to_truth(objects, reported))
     assert hits / total >= min_coverage
 
-    # Nothing is reported where there is no object: every reported box overlaps some truth.
-    for objects, reported in zip(truth, outputs, strict=True):
-        for r in reported:
-            boxes = [o[1] for o in objects] or [(0.0, 0.0, 1.0, 1.0)]
-            assert iou_matrix(np.array([r.xyxy]), np.array(boxes)).max() > 0.0
+    # Few reported boxes are off every visible object. Some are expected: an object less
+    # than half visible (leaving, going behind something) is out of the truth but still
+    # carried by dlib until the detector has missed it max_missed_detections times.
+    reports = sum(len(r) for r in outputs)
+    stray = sum(len(r) - len(match_to_truth(o, r)) for o, r in zip(truth, outputs, strict=True))
+    assert stray / reports <= 0.03
 
 
 def test_late_object_gets_a_new_id(default_sequence):
@@ -121,7 +128,8 @@ def test_object_reidentified_after_occlusion(default_sequence):
     tracker = MultiObjectTracker()
     rng = np.random.default_rng(1)
     visible = visible_frames(truth, 4)
-    gap = [f for f in range(visible[0], visible[-1]) if f not in visible]
+    hidden = [f for f in range(visible[0], visible[-1]) if f not in visible]
+    gap = [f for i, f in enumerate(hidden) if f == hidden[0] + i]  # behind the occluder
     assert len(gap) >= 15  # the scenario really hides object 4 for a while
     ids_before, ids_after, states_in_gap = set(), set(), set()
     for f, (frame, objects) in enumerate(zip(frames, truth, strict=True)):
@@ -129,7 +137,7 @@ def test_object_reidentified_after_occlusion(default_sequence):
         matched = match_to_truth(objects, reported)
         if 4 in matched:
             (ids_before if f < gap[0] else ids_after).add(matched[4][0])
-        if f in gap[5:]:
+        if f in gap[5:]:  # hidden for a while; not yet visible again
             (old,) = ids_before
             states_in_gap |= {t.state for t in tracker.tracks if t.track_id == old}
     assert len(ids_before) == 1
@@ -166,7 +174,7 @@ def test_leaving_object_is_dropped(default_sequence, interval):
 # --- bridging frames without detections --------------------------------------------------------
 
 
-def zigzag_sequence(speed=6.0, turn_every=6, seed=3):
+def zigzag_sequence(speed=6.0, turn_every=5, seed=3):
     """One object that turns by 90 degrees every few frames: motion prediction fails."""
     velocities = [(speed, 0.0), (0.0, speed), (-speed, 0.0), (0.0, -speed)]
     turns = tuple((k * turn_every, velocities[k % 4]) for k in range(1, 20))
@@ -204,31 +212,29 @@ def test_frames_without_detections_are_carried_by_dlib():
 def test_dlib_is_not_used_when_the_detector_sees_everything(default_sequence):
     frames, truth = default_sequence
     tracker, outputs, _ = run(frames[:40], truth[:40], miss_rate=0.0)
-    assert tracker.dlib_updates == 0
-    assert len(outputs[-1]) == 4
+    # Misses are what dlib is for; with none, it never runs (and costs nothing).
+    assert tracker.dlib_updates == tracker.dlib_starts == 0
+    assert len(match_to_truth(truth[39], outputs[-1])) == len(truth[39]) == 5
 
 
 def test_none_means_not_run_and_empty_means_nothing_found():
     spec = ObjectSpec("person", (50, 100), (300.0, 150.0), (1.0, 0.0))
     frames, truth = make_sequence(5, num_frames=30, objects=[spec], occluders=[])
     cfg = TrackerConfig(min_hits=2, max_missed_detections=2)
-    det = Detections(np.array([truth[0][0][1]]), np.array([0.9]), ("person",))
-
-    carried = MultiObjectTracker(cfg)
-    emptied = MultiObjectTracker(cfg)
-    for f in range(3):  # confirm the track on both trackers
+    skipped = MultiObjectTracker(cfg)  # the detector stops running
+    blind = MultiObjectTracker(cfg)  # the detector runs but finds nothing
+    for f in range(2):
         d = Detections(np.array([truth[f][0][1]]), np.array([0.9]), ("person",))
-        assert len(carried.update(frames[f], d)) == len(emptied.update(frames[f], d))
-    assert len(carried.update(frames[2], det)) == 1  # confirmed
-    for f in range(3, 30):
-        out_none = carried.update(frames[f], None)
-        out_empty = emptied.update(frames[f], Detections.empty())
+        out_skipped, out_blind = skipped.update(frames[f], d), blind.update(frames[f], d)
+    assert [o.track_id for o in out_skipped] == [o.track_id for o in out_blind] == [1]
+    for f in range(2, 30):
+        out_skipped = skipped.update(frames[f], None)
+        out_blind = blind.update(frames[f], Detections.empty())
         # Skipped detector runs never age a track out: dlib keeps it on the object.
-        assert len(out_none) == 1
-        assert match_to_truth(truth[f], out_none)
-        # Runs that find nothing do: after max_missed_detections misses it is lost.
-        if f - 2 > cfg.max_missed_detections:
-            assert out_empty == []
+        assert len(out_skipped) == 1 and match_to_truth(truth[f], out_skipped)
+        # Runs that find nothing do: dlib bridges max_missed_detections misses, no more.
+        misses = f - 1
+        assert len(out_blind) == (1 if misses <= cfg.max_missed_detections else 0)
 
 
 # --- boxes ---------------------------------------------------------------------------------------
@@ -239,12 +245,10 @@ def test_reported_boxes_are_smoother_than_detections(default_sequence):
     _, outputs, fed = run(frames, truth, miss_rate=0.0, jitter=0.06)
     det_ious, out_ious = [], []
     for f in range(WARM_UP, len(frames)):
-        for oid, (_, iou) in match_to_truth(truth[f], outputs[f], min_iou=0.0).items():
-            out_ious.append(iou)
-        reported = [
-            TrackedObject(i + 1, tuple(b), 1.0, "x") for i, b in enumerate(fed[f].xyxy)
-        ]
-        det_ious += [iou for _, iou in match_to_truth(truth[f], reported, min_iou=0.0).values()]
+        out_ious += [iou for _, iou in match_to_truth(truth[f], outputs[f], 0.0).values()]
+        det_ious += [iou for _, iou in match_boxes(truth[f], fed[f].xyxy, 0.0).values()]
+    # The Kalman filter averages the jitter out: boxes are closer to the truth than the
+    # detections they come from.
     assert np.mean(out_ious) > np.mean(det_ious) + 0.02
 
 
@@ -258,7 +262,7 @@ def test_reported_boxes_are_inside_the_frame(default_sequence):
             assert 0.0 <= x1 < x2 <= w and 0.0 <= y1 < y2 <= h
 
 
-# --- classes, false positives, ids ------------------------------------------------------------------
+# --- classes, false positives, ids ---------------------------------------------------------
 
 
 def _static_person_frames(n=12):
@@ -287,6 +291,48 @@ def test_class_aware_matching(class_aware):
             (1, "person", 0)
         ]
         assert tracker.tracks_started == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reported_at_end", "started"),
+    [
+        ("D.DD", [1], 1),  # one miss while tentative is forgiven: 3 hits confirm it
+        ("D..DD", [], 2),  # two misses in a row discard the candidate; a new one starts
+        ("DDD", [1], 1),  # plain confirmation after min_hits detector runs
+        ("D-D-D", [1], 1),  # '-' = detector not run: not a miss
+    ],
+)
+def test_tentative_tracks_forgive_one_miss(pattern, reported_at_end, started):
+    frames, box = _static_person_frames(len(pattern))
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3))
+    for frame, step in zip(frames, pattern, strict=True):
+        dets = {"D": Detections(box, [0.9], ("person",)), ".": Detections.empty(), "-": None}
+        out = tracker.update(frame, dets[step])
+    assert [o.track_id for o in out] == reported_at_end
+    assert tracker.tracks_started == started
+
+
+@pytest.mark.parametrize(
+    ("reid_iou_threshold", "expected_ids"),
+    [
+        (0.1, [1]),  # default: the object reappearing nearby (IoU ~0.2) keeps its id
+        (0.3, [2]),  # strict gate: it is taken for a new object
+    ],
+)
+def test_reid_gate_for_lost_tracks(reid_iou_threshold, expected_ids):
+    frames, box = _static_person_frames(16)
+    cfg = TrackerConfig(min_hits=2, max_missed_detections=1, reid_iou_threshold=reid_iou_threshold)
+    tracker = MultiObjectTracker(cfg)
+    for f in range(3):
+        tracker.update(frames[f], Detections(box, [0.9], ("person",)))
+    for f in range(3, 6):  # the detector stops seeing it: lost after two misses
+        out = tracker.update(frames[f], Detections.empty())
+    assert out == [] and tracker.tracks[0].state is TrackState.LOST
+    moved = box + [30.0, 0.0, 30.0, 0.0]  # 50 px wide box shifted by 30 px
+    assert 0.1 < iou_matrix(box, moved)[0, 0] < 0.3
+    for f in range(6, 9):
+        out = tracker.update(frames[f], Detections(moved, [0.9], ("person",)))
+    assert [o.track_id for o in out] == expected_ids
 
 
 def test_one_frame_false_positive_is_never_reported(default_sequence):
@@ -395,6 +441,7 @@ def test_grayscale_frames_are_accepted():
         ({"iou_threshold": 1.5}, "iou_threshold .* got 1.5"),  # above 1
         ({"iou_threshold": float("nan")}, "iou_threshold .* got nan"),  # NaN compares false
         ({"iou_threshold": "0.3"}, "iou_threshold .* got '0.3'"),  # a string from a file
+        ({"reid_iou_threshold": 0}, r"reid_iou_threshold must be a number in \(0, 1\]"),
         ({"min_hits": 0}, "min_hits must be an integer >= 1, but got 0"),
         ({"min_hits": 2.5}, "min_hits .* got 2.5"),  # not an integer
         ({"min_hits": True}, "min_hits .* got True"),  # bool is an int in Python
@@ -415,6 +462,7 @@ def test_config_validation(kwargs, message):
     [
         {},  # defaults
         {"iou_threshold": 1.0, "min_hits": 1, "max_missed_detections": 0, "max_lost_frames": 1},
+        {"iou_threshold": 0.1, "reid_iou_threshold": 0.5},  # no order imposed between gates
         {"psr_threshold": 0, "class_aware": False},  # int accepted for a float field
     ],
 )
@@ -450,8 +498,6 @@ def test_coverage_is_asymmetric():
 def test_associate_is_optimal_class_aware_and_gated():
     tracks = np.array([[0, 0, 10, 10], [6, 0, 16, 10], [100, 100, 110, 110]], float)
     dets = np.array([[7, 0, 17, 10], [1, 0, 11, 10], [100, 100, 110, 110]], float)
-    # Greedy would give det 0 to track 1 and det 1 to track 0 as well here, but the
-    # globally best assignment must also hold when costs conflict:
     matches, lone_tracks, lone_dets = associate(
         tracks, ["a", "a", "a"], dets, ["a", "a", "b"], iou_threshold=0.3
     )
@@ -474,3 +520,34 @@ def test_associate_prefers_global_optimum_over_greedy():
     assert ious[0, 0] > ious[0, 1] and ious[1, 1] < 0.3 <= ious[0, 1]
     matches, _, _ = associate(tracks, ["p", "p"], dets, ["p", "p"], iou_threshold=0.3)
     assert matches == [(0, 1), (1, 0)]
+
+
+def test_switching_dlib_off_loses_the_zigzag_object_between_detections():
+    """The same scenario without correlation tracking: the motion model alone drifts off,
+    which is what proves the switch really removes dlib (and what dlib is worth)."""
+    frames, truth = zigzag_sequence()
+    off = TrackerConfig(use_correlation_tracker=False)
+    tracker, outputs, fed = run(frames, truth, config=off, interval=4, miss_rate=0.0)
+    assert tracker.dlib_updates == 0 and tracker.dlib_starts == 0
+    carried = [f for f in range(WARM_UP, len(frames)) if fed[f] is None]
+    on_object = sum(1 in match_to_truth(truth[f], outputs[f]) for f in carried)
+    assert on_object < 0.9 * len(carried)
+
+
+def test_detections_without_frames_are_tracked_on_the_motion_model(default_sequence):
+    """Tracking-only mode without images: the same ids as with frames when nothing is
+    missed, boxes clipped to the given image size, and no dlib."""
+    frames, truth = default_sequence
+    rng = np.random.default_rng(5)
+    dets = [simulate_detections(objects, rng, 0.0, 0.02) for objects in truth[:60]]
+    with_frames, without = MultiObjectTracker(), MultiObjectTracker()
+    for frame, d in zip(frames, dets, strict=False):
+        a = with_frames.update(frame, d)
+        b = without.update(None, d, image_size=(frame.shape[1], frame.shape[0]))
+        assert [t.track_id for t in a] == [t.track_id for t in b]
+        for t in b:
+            x1, y1, x2, y2 = t.xyxy
+            assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
+    assert without.dlib_updates == 0
+    with pytest.raises(ValueError, match="needs a frame, detections, or both"):
+        without.update(None, None)
