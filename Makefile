@@ -8,7 +8,7 @@ export FASTDDS_DEFAULT_PROFILES_FILE := $(PROFILE)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint format bench bench-detector bench-tracker clean
+.PHONY: setup demo test lint format bench bench-detector bench-tracker eval-tracking clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -34,6 +34,9 @@ bench-detector: setup
 
 bench-tracker: setup
 	$(PY) scripts/bench_tracker.py $(BENCH_ARGS)
+
+eval-tracking: setup
+	$(PY) scripts/eval_tracking.py $(EVAL_ARGS)
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

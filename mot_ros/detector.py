@@ -84,6 +84,10 @@ DEFAULT_TF_LABELS = ("person",)
 
 #: Boxes below this score never leave the network (see tf_text_graph.NETWORK_SCORE_FLOOR).
 MIN_CONFIDENCE_THRESHOLD = 0.01
+#: Tiling limits (mot_ros.tiling): tiles per axis, and the overlap of neighbouring tiles as a
+#: share of the tile size (beyond 0.5 tiles mostly repeat each other's pixels).
+MAX_TILES_PER_AXIS = 8
+TILE_OVERLAP_RANGE = (0.0, 0.5)
 
 _HOW_TO_GET = {
     "tf_ssd": (
@@ -142,7 +146,9 @@ class DetectorConfig:
     default); ``input_width``/``input_height`` (network input, pixels); ``scale``, ``mean``,
     ``swap_rb`` (``None`` = format default); ``confidence_threshold``; ``classes`` (allow-list,
     empty = all); ``nms_threshold``; ``num_threads``; ``engine`` (``classic``/``auto``/``new``,
-    OpenCV only); ``backend`` (``onnxruntime`` or ``opencv``; empty = the format's best).
+    OpenCV only); ``backend`` (``onnxruntime`` or ``opencv``; empty = the format's best);
+    ``tile_columns``/``tile_rows``/``tile_overlap`` (tiling, see :mod:`mot_ros.tiling`:
+    ``create_detector`` then also runs the network on a grid of overlapping tiles; 1 x 1 = off).
 
     ``None`` for ``scale``/``mean``/``swap_rb`` and empty ``labels`` mean "the default of
     ``model_format``" (see :data:`FORMAT_PREPROCESSING` and :func:`resolve_labels`), so a
@@ -163,6 +169,12 @@ class DetectorConfig:
       wrong, i.e. a person filling the frame) and ran ~2x faster (10.7 vs 22 ms/frame at
       300x300, 2 threads). ``opencv`` stays available for ``tf_ssd``; ``caffe_ssd`` is
       OpenCV only.
+    - ``tile_columns=tile_rows=1`` (tiling off): each tile is one more network pass. On the
+      sample video 2x1 tiles found 20 of the 21 checked people (18 untiled) and 21 % more
+      detections per frame, at ~2.8x the detector time; 2x2 found 20 at ~4.5x. The node runs
+      on 2 cores where the detector already is most of the cost, so tiling is opt-in.
+    - ``tile_overlap=0.3``: overlap should exceed the far people's size; at 0.2 a 2x2 grid
+      overlaps 64 px vertically and cut 80 px tall walkers in both rows (18 of 21 found).
     """
 
     model_path: str = ""
@@ -181,6 +193,9 @@ class DetectorConfig:
     num_threads: int = 2
     engine: str = "classic"
     backend: str = ""
+    tile_columns: int = 1
+    tile_rows: int = 1
+    tile_overlap: float = 0.3
 
     def __post_init__(self) -> None:
         if self.model_format not in MODEL_FORMATS:
@@ -260,6 +275,13 @@ class DetectorConfig:
             raise _fail("num_threads", n, "an integer in [1, 256]")
         if self.engine not in ENGINES:
             raise _fail("engine", self.engine, f"one of {ENGINES}")
+        for name in ("tile_columns", "tile_rows"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_TILES_PER_AXIS:
+                raise _fail(name, v, f"an integer in [1, {MAX_TILES_PER_AXIS}] (1 = no tiling)")
+        t, (lo, hi) = self.tile_overlap, TILE_OVERLAP_RANGE
+        if isinstance(t, bool) or not isinstance(t, int | float) or not lo <= t <= hi:
+            raise _fail("tile_overlap", t, f"in [{lo}, {hi}]")
         if self.labels and self.classes:
             check_allowed_classes(self.classes, self.labels)
 
@@ -677,8 +699,18 @@ def _text_graph_num_classes(text: str) -> int | None:
 
 
 def create_detector(config: DetectorConfig) -> Detector:
-    """Build the detector for ``config.model_format`` on ``config.backend``; raises
-    :class:`ModelLoadError`."""
+    """Build the detector for ``config.model_format`` on ``config.backend``, wrapped in a
+    :class:`mot_ros.tiling.TiledDetector` when ``tile_columns``/``tile_rows`` ask for tiles;
+    raises :class:`ModelLoadError`."""
+    base = _create_backend(config)
+    if (config.tile_columns, config.tile_rows) == (1, 1):
+        return base
+    from mot_ros.tiling import TiledDetector
+
+    return TiledDetector(base, (config.tile_columns, config.tile_rows), config.tile_overlap)
+
+
+def _create_backend(config: DetectorConfig) -> Detector:
     if config.backend == "onnxruntime":
         try:
             from mot_ros.onnx_detector import OnnxSsdDetector

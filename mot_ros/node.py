@@ -214,7 +214,9 @@ class MotNode(Node):
             "processing_ms_median": f"{statistics.median(ms):.2f}" if ms else "nan",
             "processing_ms_mean": f"{statistics.fmean(ms):.2f}" if ms else "nan",
             "rate_hz": f"{self._rate_hz:.2f}" if self._rate_hz else "0",
-            "tracks_started": str(self.tracker.tracks_started),
+            # ids handed out (confirmed tracks); candidates include one-off false positives
+            "tracks_started": str(self.tracker.tracks_confirmed),
+            "track_candidates": str(self.tracker.tracks_started),
             "live_tracks": str(len(self.tracker.tracks)),
         }
 

@@ -13,14 +13,22 @@ and for all but the last head (the one OpenCV computes wrongly).
 finds (IoU >= 0.5): the vtest video has no ground truth here, so this is a proxy for what a
 larger input gains or loses, next to detections/frame.
 
+A second table compares tiling (:mod:`mot_ros.tiling`: the full frame plus a grid of
+overlapping tiles, onnxruntime at 300x300 with 2 threads): the same timings and detections per
+frame, the recall and precision (IoU >= 0.5) against the 21 hand-checked people of
+``test/fixtures/detector/vtest_people.json``, and what the extra detections cost the tracker
+(``MultiObjectTracker.update`` median ms and confirmed tracks per frame, detector every frame).
+
 Timings depend on what else runs on the machine: the load average is printed with the table.
 
     python scripts/bench_detector.py --frames 150
+    python scripts/bench_detector.py --tables tiles --tiles 1x1,2x1,2x2,3x2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -28,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PEOPLE = ROOT / "test" / "fixtures" / "detector" / "vtest_people.json"
 
 BACKENDS = {
     "opencv-classic": ("opencv", "classic"),
@@ -61,6 +71,103 @@ def read_frames(path: Path, count: int) -> list[np.ndarray]:
     return frames
 
 
+def read_frames_at(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = {}
+    for index in indices:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        if not ok:
+            raise SystemExit(f"cannot read frame {index} of {path}")
+        frames[index] = frame
+    cap.release()
+    return frames
+
+
+def match_counts(boxes: np.ndarray, truth: np.ndarray, min_iou: float = 0.5) -> int:
+    """True positives of greedy one-to-one matching, detections best first (as the tests)."""
+    if len(boxes) == 0 or len(truth) == 0:
+        return 0
+    ious = iou_matrix(boxes, truth)
+    used = np.zeros(len(truth), bool)
+    tp = 0
+    for row in ious:
+        row = np.where(used, -1.0, row)
+        j = int(np.argmax(row))
+        if row[j] >= min_iou:
+            used[j] = True
+            tp += 1
+    return tp
+
+
+def parse_tiles(text: str) -> tuple[int, int, float | None]:
+    """``COLSxROWS`` or ``COLSxROWS@OVERLAP``."""
+    grid, _, overlap = text.partition("@")
+    cols, rows = parse_size(grid)
+    return cols, rows, float(overlap) if overlap else None
+
+
+def tiling_rows(frames, video: Path, grids, overlap: float, fixture: bool) -> list[tuple]:
+    """One row per grid: timing, detections, fixture recall/precision, tracker cost.
+
+    The detectors are timed interleaved (every configuration on frame 1, then on frame 2, ...)
+    so that load from other processes on a shared machine hits them alike."""
+    from mot_ros.detector import DetectorConfig, create_detector
+    from mot_ros.tracker import MultiObjectTracker, TrackerConfig
+
+    people = json.loads(PEOPLE.read_text())["frames"] if fixture else {}
+    checked = read_frames_at(video, [int(k) for k in people])
+    configs = [
+        DetectorConfig(tile_columns=c, tile_rows=r, tile_overlap=overlap if o is None else o)
+        for c, r, o in grids
+    ]
+    detectors = [create_detector(config) for config in configs]
+    for det in detectors:
+        for frame in frames[:5]:
+            det.detect(frame)
+    times = [[] for _ in detectors]
+    results = [[] for _ in detectors]
+    for frame in frames:
+        for k, det in enumerate(detectors):
+            t0 = time.perf_counter()
+            results[k].append(det.detect(frame))
+            times[k].append(time.perf_counter() - t0)
+    rows = []
+    for config, det, det_times, dets_per_frame in zip(
+        configs, detectors, times, results, strict=True
+    ):
+        tp = n_dets = n_truth = 0
+        for key, truth in people.items():
+            dets = det.detect(checked[int(key)])
+            tp += match_counts(dets.xyxy, np.array([p["xyxy"] for p in truth], np.float64))
+            n_dets, n_truth = n_dets + len(dets), n_truth + len(truth)
+        tracker = MultiObjectTracker(TrackerConfig())
+        track_times, shown = [], []
+        for frame, dets in zip(frames, dets_per_frame, strict=True):
+            t0 = time.perf_counter()
+            shown.append(len(tracker.update(frame, dets)))
+            track_times.append(time.perf_counter() - t0)
+        grid = (config.tile_columns, config.tile_rows)
+        off = grid == (1, 1)
+        rows.append(
+            (
+                "1x1 (off)" if off else f"{grid[0]}x{grid[1]}@{config.tile_overlap:g}",
+                1 if off else 1 + grid[0] * grid[1],
+                1000 * np.median(det_times),
+                1000 * np.percentile(det_times, 90),
+                np.mean([len(d) for d in dets_per_frame]),
+                f"{tp}/{n_truth}" if n_truth else "-",
+                f"{tp}/{n_dets}" if n_truth else "-",
+                1000 * np.median(track_times),
+                np.mean(shown),
+                tracker.tracks_confirmed,
+            )
+        )
+    return rows
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:], b[None, :, 2:])
@@ -89,41 +196,13 @@ def make_detector(backend: str, size: tuple[int, int], threads: int):
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")
-    parser.add_argument("--video", type=Path, default=None, help="default: the sample video")
-    parser.add_argument(
-        "--sizes",
-        default="300x300,512x384",
-        help="network input sizes WxH, comma-separated (default 300x300,512x384)",
-    )
-    parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    parser.add_argument(
-        "--backends",
-        default=",".join(BACKENDS),
-        help=f"comma-separated subset of {', '.join(BACKENDS)}",
-    )
-    parser.add_argument(
-        "--reference-frames",
-        type=int,
-        default=3,
-        help="frames compared with the float64 NumPy reference (default 3; ~1-2 s each)",
-    )
-    args = parser.parse_args(argv)
-
-    from mot_ros.data import default_model_path, sample_video_path
+def backend_table(frames, video_name: str, sizes, threads, backends, reference_frames: int):
+    """The backend x input size x threads table (timing, detections, agreement)."""
+    from mot_ros.data import default_model_path
     from mot_ros.ssd_reference import SsdReference
 
-    sizes = [parse_size(s) for s in args.sizes.split(",")]
-    threads = [int(t) for t in args.threads.split(",")]
-    backends = [b.strip() for b in args.backends.split(",")]
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        parser.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
-    frames = read_frames(args.video or sample_video_path(), args.frames)
-    ref_frames = frames[:: max(1, len(frames) // max(1, args.reference_frames))]
-    ref_frames = ref_frames[: args.reference_frames]
+    ref_frames = frames[:: max(1, len(frames) // max(1, reference_frames))]
+    ref_frames = ref_frames[:reference_frames]
     reference = SsdReference(default_model_path())
     load_before = os.getloadavg()
 
@@ -213,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "dscore h0-4",
     )
     print(
-        f"{len(frames)} frames of {args.video or 'vtest.avi'} (768x576); reference: float64 "
+        f"{len(frames)} frames of {video_name} (768x576); reference: float64 "
         f"NumPy on {len(ref_frames)} frames; load average before/after "
         f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
@@ -224,6 +303,95 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
             f"{r[6]:.2f} | {r[7]:.1e} | {r[8]:.1e} | {r[9]:.1e} | {r[10]:.1e} |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")
+    parser.add_argument("--video", type=Path, default=None, help="default: the sample video")
+    parser.add_argument(
+        "--sizes",
+        default="300x300,512x384",
+        help="network input sizes WxH, comma-separated (default 300x300,512x384)",
+    )
+    parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"comma-separated subset of {', '.join(BACKENDS)}",
+    )
+    parser.add_argument(
+        "--reference-frames",
+        type=int,
+        default=3,
+        help="frames compared with the float64 NumPy reference (default 3; ~1-2 s each)",
+    )
+    parser.add_argument(
+        "--tables",
+        default="backends,tiles",
+        help="which tables: backends, tiles or both (default backends,tiles)",
+    )
+    parser.add_argument(
+        "--tiles",
+        default="1x1,2x1,2x2,3x2",
+        help="tile grids COLSxROWS[@OVERLAP] for the tiling table; 1x1 is the full frame "
+        "only (default 1x1,2x1,2x2,3x2)",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=float,
+        default=0.2,
+        help="tile overlap where --tiles gives none (default 0.2)",
+    )
+    args = parser.parse_args(argv)
+    tables = {t.strip() for t in args.tables.split(",") if t.strip()}
+    if not tables or tables - {"backends", "tiles"}:
+        parser.error(f"--tables takes backends and/or tiles, got {args.tables!r}")
+
+    from mot_ros.data import sample_video_path
+
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    backends = [b.strip() for b in args.backends.split(",")]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        parser.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
+    frames = read_frames(args.video or sample_video_path(), args.frames)
+    video = args.video or sample_video_path()
+    if "backends" in tables:
+        backend_table(
+            frames, str(args.video or "vtest.avi"), sizes, threads, backends, args.reference_frames
+        )
+    if "tiles" in tables:
+        grids = [parse_tiles(g) for g in args.tiles.split(",") if g.strip()]
+        fixture = args.video is None or video.name == "vtest.avi"
+        load_before = os.getloadavg()
+        rows = tiling_rows(frames, video, grids, args.tile_overlap, fixture)
+        print(
+            f"\ntiling: onnxruntime 300x300, 2 threads, COLSxROWS@overlap, "
+            f"{len(frames)} frames; recall/precision on the hand-checked fixture frames"
+            f"{'' if fixture else ' (not vtest.avi: skipped)'}; load average before/after "
+            f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        )
+        header = (
+            "tiles",
+            "passes",
+            "median ms",
+            "p90 ms",
+            "dets/frame",
+            "recall",
+            "precision",
+            "tracker ms",
+            "tracks/frame",
+            "track ids",
+        )
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print(
+                f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.2f} | {r[5]} | {r[6]} | "
+                f"{r[7]:.2f} | {r[8]:.2f} | {r[9]} |"
+            )
     return 0
 
 

@@ -195,3 +195,99 @@ def simulate_detections(
         return Detections.empty()
     scores = rng.uniform(0.5, 1.0, size=len(boxes))
     return Detections(np.array(boxes), scores, tuple(names))
+
+
+def crowd_scenario(
+    seed: int,
+    num_frames: int = 150,
+    size: tuple[int, int] = (768, 576),
+    concurrent: int = 8,
+) -> list[ObjectSpec]:
+    """Pedestrian-like crowd: about ``concurrent`` people of ~30x70 px on screen at once.
+
+    People walk in from the left or right edge at 5-12 px/frame with a small vertical
+    drift, some turn once, and new ones keep entering as others leave, so crossings at
+    similar heights (one person hiding another) happen throughout. The sizes and speeds are
+    those of the PETS 2009 sample video at 768x576 seen at ~7 fps (its frame rate), i.e. a
+    hard case for frame-to-frame IoU: at 12 px/frame a 30 px wide person overlaps its
+    previous box by IoU 0.43, and by nothing after three frames.
+    """
+    rng = np.random.default_rng(seed)
+    width, height = size
+    objects: list[ObjectSpec] = []
+    # Each of `concurrent` lanes spawns a person whenever its previous one has left.
+    for _ in range(concurrent):
+        first = int(rng.integers(0, 20))
+        while first < num_frames - 10:
+            w, h = int(rng.integers(28, 35)), int(rng.integers(64, 77))
+            speed = float(rng.uniform(5.0, 12.0))
+            from_left = bool(rng.random() < 0.5)
+            vx = speed if from_left else -speed
+            vy = float(rng.uniform(-0.8, 0.8))
+            x = float(-w + 1 if from_left else width - 1)
+            y = float(rng.uniform(0.15 * height, 0.85 * height - h))
+            turns: tuple[tuple[int, tuple[float, float]], ...] = ()
+            crossing_frames = int((width + w) / speed)
+            if rng.random() < 0.4:  # change pace and drift once, mid-way
+                at = int(rng.integers(crossing_frames // 4, max(crossing_frames // 2, 2)))
+                new_speed = float(np.clip(speed * rng.uniform(0.6, 1.4), 5.0, 12.0))
+                turns = ((at, (new_speed if from_left else -new_speed, -vy)),)
+            objects.append(ObjectSpec("person", (w, h), (x, y), (vx, vy), first, None, turns))
+            first += crossing_frames + int(rng.integers(2, 15))
+    return objects
+
+
+def simulate_detection_stream(
+    truth_per_frame: Sequence[Sequence[TruthEntry]],
+    rng: np.random.Generator,
+    miss_rate: float = 0.2,
+    max_burst: int = 5,
+    jitter: float = 0.05,
+    false_positives: float = 0.05,
+    image_size: tuple[int, int] = (640, 480),
+    clutter: Sequence[tuple[tuple[float, float, float, float], float]] = (),
+) -> list[Detections]:
+    """A detector's output on every frame, with misses in bursts like a real detector's.
+
+    A real detector misses a person for several frames in a row (pose, blur, partial
+    occlusion, low contrast), not independently per frame. Here each object, on frames
+    where it is in the truth, starts a burst of misses with a fixed probability; a burst
+    lasts 1 to ``max_burst`` frames (uniform), and the start probability is chosen so that
+    about ``miss_rate`` of the object's frames are misses. Jitter and random false
+    positives are those of :func:`simulate_detections` (``false_positives`` per frame).
+    ``clutter`` adds static false positives: ``(xyxy, rate)`` is a box of background that
+    the detector mistakes for a person on a fraction ``rate`` of the frames (a sign, a
+    bin), the kind of false positive a tracker's ``min_hits`` does not always filter.
+
+    Call once per sequence: the bursts depend on the order of frames. Take every n-th
+    element to simulate a detector that runs every n-th frame on the same detections.
+    """
+    if not 0.0 <= miss_rate < 1.0:
+        raise ValueError(f"miss_rate must be in [0, 1), but got {miss_rate}")
+    if max_burst < 1:
+        raise ValueError(f"max_burst must be >= 1, but got {max_burst}")
+    mean_burst = (1 + max_burst) / 2.0
+    # miss fraction = mean_burst / (1 / p + mean_burst)  =>  p as below
+    start_p = miss_rate / (mean_burst * (1.0 - miss_rate)) if miss_rate > 0 else 0.0
+    burst_left: dict[int, int] = {}
+    stream: list[Detections] = []
+    for truth in truth_per_frame:
+        seen: list[TruthEntry] = []
+        for entry in truth:
+            object_id = entry[0]
+            left = burst_left.get(object_id, 0)
+            if left == 0 and rng.random() < start_p:
+                left = int(rng.integers(1, max_burst + 1))
+            if left > 0:
+                burst_left[object_id] = left - 1
+                continue
+            seen.append(entry)
+        frame_dets = simulate_detections(seen, rng, 0.0, jitter, false_positives, image_size)
+        extra = [np.asarray(box, dtype=np.float64) for box, rate in clutter if rng.random() < rate]
+        if extra:
+            boxes = np.concatenate([frame_dets.xyxy.reshape(-1, 4), np.array(extra)])
+            scores = np.concatenate([frame_dets.scores, rng.uniform(0.3, 0.6, size=len(extra))])
+            names = tuple(frame_dets.class_names) + ("person",) * len(extra)
+            frame_dets = Detections(boxes, scores, names)
+        stream.append(frame_dets)
+    return stream

@@ -325,3 +325,19 @@ def test_tracking_only_mode_tracks_upstream_detections(ros, tmp_path):
         d.node.destroy_node()
     finally:
         assert proc.stop() == 0
+
+
+def test_a_burst_is_dropped_down_to_the_newest_frame(driver, walk):
+    """Depth 1, keep last: a node slower than the camera skips frames, never lags behind."""
+    frames = [frame for _, frame, _ in walk[:20]]
+    sent = [bgr_to_image(frame, driver.header()) for frame in frames]
+    before = len(driver.tracks)
+    for msg in sent:
+        driver.image_pub.publish(msg)
+    last = sent[-1].header.stamp
+    assert spin_until(
+        driver.node, lambda: any(t.header.stamp == last for t in driver.tracks), 20.0
+    ), "the newest frame of the burst must be processed"
+    spin_until(driver.node, lambda: False, 1.0)
+    processed = len(driver.tracks) - before
+    assert processed < len(sent) / 2, f"{processed} of {len(sent)} burst frames processed"

@@ -120,3 +120,20 @@ def test_setup_installs_what_the_launch_file_needs():
         assert needle in setup
     assert (ROOT / "resource" / "mot_ros").exists()
     assert (ROOT / "setup.cfg").read_text().count("$base/lib/mot_ros") == 2
+
+
+def test_readme_parameter_table_is_the_generated_one():
+    import subprocess
+    import sys
+
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "param_table.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- params:begin -->\n", "\n<!-- params:end -->"
+    assert begin in readme and end in readme
+    documented = readme.split(begin, 1)[1].split(end, 1)[0].strip()
+    assert documented == table, "README parameters differ: paste scripts/param_table.py output"
