@@ -69,6 +69,8 @@ def associate(
     det_classes: Sequence[str],
     iou_threshold: float,
     class_aware: bool = True,
+    extra_cost: np.ndarray | None = None,
+    extra_allowed: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     """Globally optimal one-to-one matching of tracks to detections by IoU.
 
@@ -76,6 +78,10 @@ def associate(
     different class names cannot match. Optimal assignment (Hungarian) rather than greedy
     matters when boxes overlap: a greedy pass can give the best detection to the wrong one
     of two crossing objects and leave the other unmatched.
+
+    ``extra_cost`` (N, M), if given, is added to ``1 - IoU`` (e.g. a weighted appearance
+    distance) and ``extra_allowed`` (N, M, bool) is a further gate (e.g. appearance or
+    motion consistency); both only ever re-rank or remove pairs the IoU gate let through.
 
     Returns ``(matches, unmatched_track_indices, unmatched_detection_indices)``; matches are
     ``(track_index, detection_index)`` pairs sorted by track index.
@@ -90,7 +96,12 @@ def associate(
             np.asarray(track_classes, dtype=object)[:, None]
             == np.asarray(det_classes, dtype=object)[None, :]
         )
-    cost = np.where(allowed, 1.0 - iou, _FORBIDDEN)
+    if extra_allowed is not None:
+        allowed &= np.asarray(extra_allowed, dtype=bool)
+    cost = 1.0 - iou
+    if extra_cost is not None:
+        cost = cost + np.asarray(extra_cost, dtype=np.float64)
+    cost = np.where(allowed, cost, _FORBIDDEN)
     rows, cols = linear_sum_assignment(cost)
     matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
     matched_t = {r for r, _ in matches}

@@ -109,11 +109,7 @@ class MotNode(Node):
         self.create_timer(cfg.node.diagnostics_period_sec, self._publish_diagnostics)
 
         if self.detector is not None:
-            self.label_pub.publish(
-                make_label_info(
-                    self.detector.class_names, self.detector.threshold, self._stamp_header()
-                )
-            )
+            self._publish_label_info()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f"ready: input={cfg.node.input}, model={cfg.detector.model_path or '(default)'}, "
@@ -142,8 +138,11 @@ class MotNode(Node):
             return SetParametersResult(successful=False, reason=str(exc))
         self._param_values = values
         self.config = config
-        if self.detector is not None:
+        if self.detector is not None and self.detector.threshold != (
+            config.detector.confidence_threshold
+        ):
             self.detector.threshold = config.detector.confidence_threshold
+            self._publish_label_info()  # latched: late subscribers see the new threshold
         return SetParametersResult(successful=True)
 
     # --- callbacks --------------------------------------------------------------------
@@ -196,6 +195,13 @@ class MotNode(Node):
             inst = 1.0 / max(now - self._last_done, 1e-6)
             self._rate_hz = inst if self._rate_hz is None else 0.9 * self._rate_hz + 0.1 * inst
         self._last_done = now
+
+    def _publish_label_info(self) -> None:
+        self.label_pub.publish(
+            make_label_info(
+                self.detector.class_names, self.detector.threshold, self._stamp_header()
+            )
+        )
 
     # --- diagnostics ------------------------------------------------------------------
     def _stamp_header(self):

@@ -43,7 +43,14 @@ import cv2
 import dlib
 import numpy as np
 
-from mot_ros.association import associate, clip_box, coverage_matrix, inside_fraction
+from mot_ros.appearance import box_descriptors, descriptor_distances
+from mot_ros.association import (
+    associate,
+    clip_box,
+    coverage_matrix,
+    inside_fraction,
+    iou_matrix,
+)
 from mot_ros.motion import ConstantVelocityBox
 from mot_ros.types import Detections, TrackedObject
 
@@ -64,6 +71,17 @@ _TENTATIVE_MAX_MISSES = 1
 # detection jitters; trusting dlib more keeps boxes on objects that turn between detector
 # runs, where the constant-velocity prediction is wrong.
 _DLIB_NOISE_SCALE = 0.5
+# Weight of a new detection's colour histogram in a track's appearance model (exponential
+# moving average): low enough that one frame with a partly occluded or badly cropped box
+# does not overwrite the model, high enough to follow lighting changes.
+_APPEARANCE_RATE = 0.2
+# A detection overlapping another detection at this IoU or more mixes two people's
+# colours; it still matches, but does not update the track's appearance model.
+_APPEARANCE_UPDATE_MAX_IOU = 0.1
+# Appearance distance assumed where a track or detection has no descriptor (box too small,
+# no frame yet): about the boundary between the same and another person, so that neither
+# a described nor an undescribed track is favoured.
+_UNKNOWN_APPEARANCE_DISTANCE = 0.4
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,19 @@ class TrackerConfig:
     detectors that flip between similar classes (car/truck); the track then keeps the
     class it was born with.
 
+    ``appearance_weight``: weight of the colour-histogram distance (0 same, 1 disjoint;
+    :mod:`mot_ros.appearance`) added to ``1 - IoU`` in the assignment cost. It decides
+    between candidates that IoU alone cannot tell apart: two people side by side or
+    crossing, a lost track against a new one. Higher trusts clothes colour more than box
+    overlap, which misleads when people dress alike or the light changes. 0 matches by IoU
+    alone (and skips computing histograms). Needs the frames; without them (tracking an
+    upstream detector's boxes) association falls back to IoU.
+
+    ``appearance_gate``: largest appearance distance at which a track and a detection may
+    match at all. Lower refuses more wrong hand-overs between neighbours but also splits
+    a track when its person's look changes (turning, shadow, partial occlusion); 1 turns
+    the gate off.
+
     ``use_correlation_tracker``: carry tracks with dlib through missed detections and
     frames without a detector run. Off, every track coasts on its motion model alone
     (SORT-like): cheaper, but boxes drift from objects that change speed or direction,
@@ -127,6 +158,8 @@ class TrackerConfig:
     psr_threshold: float = 7.0
     class_aware: bool = True
     use_correlation_tracker: bool = True
+    appearance_weight: float = 1.0
+    appearance_gate: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("iou_threshold", "reid_iou_threshold"):
@@ -146,6 +179,17 @@ class TrackerConfig:
             )
         if not isinstance(self.class_aware, bool):
             raise ValueError(f"class_aware must be True or False, but got {self.class_aware!r}")
+        weight = self.appearance_weight
+        if not _is_number(weight) or not 0.0 <= weight < float("inf"):
+            raise ValueError(f"appearance_weight must be a finite number >= 0, but got {weight!r}")
+        gate = self.appearance_gate
+        if not _is_number(gate) or not 0.0 < gate <= 1.0:
+            raise ValueError(f"appearance_gate must be a number in (0, 1], but got {gate!r}")
+
+    @property
+    def uses_appearance(self) -> bool:
+        """Whether association looks at colour histograms at all."""
+        return self.appearance_weight > 0.0 or self.appearance_gate < 1.0
 
 
 def _is_number(value: object) -> bool:
@@ -174,7 +218,8 @@ class Track:
     ``hits`` counts matched detections, ``frames_since_detection`` frames since the last
     one, ``missed_detections`` consecutive detector runs that did not see the track, and
     ``psr`` is dlib's last peak-to-sidelobe ratio (None before dlib first ran on it). The
-    class is the one of the first detection and never changes.
+    class is the one of the first detection and never changes. ``appearance`` is the
+    colour-histogram model (None until a detection with a usable crop matched).
     """
 
     def __init__(self, xyxy: np.ndarray, score: float, class_name: str) -> None:
@@ -192,6 +237,7 @@ class Track:
         self._correlation: dlib.correlation_tracker | None = None
         self.dlib_starts = 0
         self.dlib_updates = 0
+        self.appearance: np.ndarray | None = None
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -210,8 +256,10 @@ class Track:
         self._prev_box = self._box
         self._box = self._motion.predict()
 
-    def match(self, xyxy: np.ndarray, score: float) -> None:
-        """A detection was assigned: re-align, count the hit, drop the now stale dlib model."""
+    def match(self, xyxy: np.ndarray, score: float, appearance: np.ndarray | None = None) -> None:
+        """A detection was assigned: re-align, count the hit, drop the now stale dlib model,
+        and blend the detection's colour histogram (if any) into the appearance model."""
+        self.observe_appearance(appearance)
         self._box = self._motion.update(xyxy)
         self.score = float(score)
         self.hits += 1
@@ -220,6 +268,17 @@ class Track:
         self._correlation = None
         if self.state is TrackState.LOST:
             self.state = TrackState.CONFIRMED
+
+    def observe_appearance(self, appearance: np.ndarray | None) -> None:
+        """Blend one detection's descriptor into the model (exponential moving average)."""
+        if appearance is None:
+            return
+        if self.appearance is None or len(self.appearance) != len(appearance):
+            self.appearance = appearance.copy()
+        else:
+            self.appearance = (
+                1.0 - _APPEARANCE_RATE
+            ) * self.appearance + _APPEARANCE_RATE * appearance
 
     def carry(self, gray: np.ndarray, prev_gray: np.ndarray | None, psr_threshold: float) -> bool:
         """Follow the object with dlib on a frame without a detection for it.
@@ -393,13 +452,13 @@ class MultiObjectTracker:
         crowded = self._crowded()
 
         if detections is not None:
-            matched, new_detections = self._match(detections)
+            matched, new_detections, looks = self._match(detections, frame_bgr)
             missed = [t for t in self._tracks if id(t) not in matched]
             hidden = self._covered(missed, detections.xyxy)
             for track, is_hidden in zip(missed, hidden, strict=True):
                 self._on_missed(track, gray, prev_gray, is_hidden, id(track) in crowded)
             for j in new_detections:
-                self._start_track(detections, j)
+                self._start_track(detections, j, looks[j])
         else:
             # Tentative tracks are carried too: without it, an object that moves more than
             # about half its width between detector runs could never collect its hits.
@@ -414,19 +473,42 @@ class MultiObjectTracker:
         out = [t.snapshot(width, height) for t in self._tracks if t.state is TrackState.CONFIRMED]
         return sorted((o for o in out if o is not None), key=lambda o: o.track_id)
 
-    def _match(self, detections: Detections) -> tuple[set[int], list[int]]:
+    def _match(
+        self, detections: Detections, frame: np.ndarray | None
+    ) -> tuple[set[int], list[int], list[np.ndarray | None]]:
         """Assign detections by priority: tracks with ids first, so a reappearing object
         gets its old id back before a tentative track can claim its detection.
 
-        Returns the ``id()`` of the matched tracks and the indices of unmatched detections.
+        With a ``frame`` (and appearance enabled) the colour-histogram distance joins the
+        IoU in the cost and gates the pairs. Returns the ``id()`` of the matched tracks,
+        the indices of unmatched detections and, per detection, the descriptor a track may
+        learn from it (None if there is none or it mixes two objects).
         """
         cfg = self.config
         remaining = list(range(len(detections)))
         matched: set[int] = set()
+        looks: list[np.ndarray | None] = [None] * len(detections)
+        if frame is not None and cfg.uses_appearance and len(detections):
+            looks = box_descriptors(frame, detections.xyxy)
+            overlap = iou_matrix(detections.xyxy, detections.xyxy)
+            np.fill_diagonal(overlap, 0.0)
+            # Two overlapping detections mix two people's colours: match them, but do not
+            # learn from them.
+            learn = overlap.max(axis=1) < _APPEARANCE_UPDATE_MAX_IOU
+        else:
+            learn = np.zeros(len(detections), dtype=bool)
         for state in (TrackState.CONFIRMED, TrackState.LOST, TrackState.TENTATIVE):
             group = [t for t in self._tracks if t.state is state]
             if not group or not remaining:
                 continue
+            extra_cost = extra_allowed = None
+            if frame is not None and cfg.uses_appearance:
+                distance = descriptor_distances(
+                    [t.appearance for t in group], [looks[j] for j in remaining]
+                )
+                extra_allowed = ~(distance > cfg.appearance_gate)  # unknown: allowed
+                distance = np.where(np.isnan(distance), _UNKNOWN_APPEARANCE_DISTANCE, distance)
+                extra_cost = cfg.appearance_weight * distance
             pairs, _, left = associate(
                 np.array([t.xyxy for t in group]),
                 [t.class_name for t in group],
@@ -434,15 +516,19 @@ class MultiObjectTracker:
                 [detections.class_names[j] for j in remaining],
                 cfg.reid_iou_threshold if state is TrackState.LOST else cfg.iou_threshold,
                 cfg.class_aware,
+                extra_cost,
+                extra_allowed,
             )
             for ti, dj in pairs:
                 track, j = group[ti], remaining[dj]
-                track.match(detections.xyxy[j], detections.scores[j])
+                track.match(
+                    detections.xyxy[j], detections.scores[j], looks[j] if learn[j] else None
+                )
                 if track.state is TrackState.TENTATIVE and track.hits >= cfg.min_hits:
                     self._confirm(track)
                 matched.add(id(track))
             remaining = [remaining[k] for k in left]
-        return matched, remaining
+        return matched, remaining, [d if ok else None for d, ok in zip(looks, learn, strict=True)]
 
     def _crowded(self) -> set[int]:
         """``id()`` of the live tracks half-covered by another, confirmed, track."""
@@ -511,8 +597,11 @@ class MultiObjectTracker:
         self._dlib_starts += track.dlib_starts - starts
         self._dlib_updates += track.dlib_updates - updates
 
-    def _start_track(self, detections: Detections, j: int) -> None:
+    def _start_track(
+        self, detections: Detections, j: int, appearance: np.ndarray | None = None
+    ) -> None:
         track = Track(detections.xyxy[j], detections.scores[j], detections.class_names[j])
+        track.observe_appearance(appearance)
         self._tracks_started += 1
         self._tracks.append(track)
         if self.config.min_hits <= 1:

@@ -306,6 +306,8 @@ def backend_table(frames, video_name: str, sizes, threads, backends, reference_f
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mot_ros.detector import DetectorConfig
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")
     parser.add_argument("--video", type=Path, default=None, help="default: the sample video")
@@ -340,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tile-overlap",
         type=float,
-        default=0.2,
-        help="tile overlap where --tiles gives none (default 0.2)",
+        default=DetectorConfig().tile_overlap,
+        help="tile overlap where --tiles gives none (default: the node's, %(default)s)",
     )
     args = parser.parse_args(argv)
     tables = {t.strip() for t in args.tables.split(",") if t.strip()}

@@ -261,6 +261,10 @@ def test_runtime_parameter_changes_are_validated(driver):
     ok = Parameter("detector.confidence_threshold", value=0.35).to_parameter_msg()
     res = _call(driver.node, SetParameters, name, SetParameters.Request(parameters=[ok]))
     assert res.results[0].successful, res.results[0].reason
+    # the latched label_info follows the new threshold
+    assert spin_until(
+        driver.node, lambda: any(abs(m.threshold - 0.35) < 1e-6 for m in driver.labels), 10.0
+    )
 
 
 def test_missing_model_stops_the_node_with_one_clear_message(ros, tmp_path):
