@@ -71,6 +71,7 @@ def associate(
     class_aware: bool = True,
     extra_cost: np.ndarray | None = None,
     extra_allowed: np.ndarray | None = None,
+    despite_iou: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     """Globally optimal one-to-one matching of tracks to detections by IoU.
 
@@ -81,7 +82,9 @@ def associate(
 
     ``extra_cost`` (N, M), if given, is added to ``1 - IoU`` (e.g. a weighted appearance
     distance) and ``extra_allowed`` (N, M, bool) is a further gate (e.g. appearance or
-    motion consistency); both only ever re-rank or remove pairs the IoU gate let through.
+    motion consistency). ``despite_iou`` (N, M, bool) marks pairs allowed below the IoU
+    gate (e.g. near the prediction and alike in appearance); the class and
+    ``extra_allowed`` gates still apply to them.
 
     Returns ``(matches, unmatched_track_indices, unmatched_detection_indices)``; matches are
     ``(track_index, detection_index)`` pairs sorted by track index.
@@ -91,6 +94,8 @@ def associate(
         return [], list(range(n)), list(range(m))
     iou = iou_matrix(track_xyxy, det_xyxy)
     allowed = iou >= iou_threshold
+    if despite_iou is not None:
+        allowed |= np.asarray(despite_iou, dtype=bool)
     if class_aware:
         allowed &= (
             np.asarray(track_classes, dtype=object)[:, None]

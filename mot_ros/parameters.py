@@ -394,6 +394,31 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "and frames without a detector run; off, tracks coast on the motion model (SORT-like).",
         read_only=True,
     ),
+    _spec(
+        "tracker.appearance_weight",
+        "Weight of the colour-histogram distance added to 1 - IoU when matching. Higher "
+        "tells crossing people apart by clothes; misleads when people dress alike. 0: IoU only.",
+        min=0.0,
+        max=10.0,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.appearance_gate",
+        "Largest colour-histogram distance (0 same, 1 disjoint) at which a track and a "
+        "detection may match. Lower refuses more hand-overs but splits tracks when looks "
+        "change; 1: off.",
+        min=0.01,
+        max=1.0,
+        read_only=True,
+    ),
+    _spec(
+        "tracker.appearance_reid_distance",
+        "Centre distance, in box widths, within which a missed or lost track may take a "
+        "detection below the IoU gate if it looks alike. Higher bridges longer gaps; 0: off.",
+        min=0.0,
+        max=10.0,
+        read_only=True,
+    ),
     # --- drawing ---
     _spec(
         "drawing.line_thickness", "Box line thickness in pixels on annotated_image.", min=1, max=20

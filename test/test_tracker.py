@@ -8,6 +8,8 @@ attributable to the tracker.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -551,3 +553,116 @@ def test_detections_without_frames_are_tracked_on_the_motion_model(default_seque
     assert without.dlib_updates == 0
     with pytest.raises(ValueError, match="needs a frame, detections, or both"):
         without.update(None, None)
+
+
+# --- appearance cue ------------------------------------------------------------------------
+
+
+def _meet_and_turn_back(speed=8.0, closest=12.0, num_frames=40, seed=0):
+    """A blue and a red person walk towards each other, nearly meet, and both turn back.
+
+    At the turn the constant-velocity prediction of each lands on the other one's
+    detection, so IoU alone hands each id to the other person; their clothes differ.
+    """
+    rng = np.random.default_rng(seed)
+    background = rng.integers(90, 140, size=(240, 320, 3), dtype=np.uint8)
+    frames, truth = [], []
+    for f in range(num_frames):
+        offset = abs(f - num_frames // 2) * speed + closest / 2
+        blue = np.array([160 - offset - 15, 80, 160 - offset + 15, 160.0])
+        red = np.array([160 + offset - 15, 80, 160 + offset + 15, 160.0])
+        image = background.copy()
+        for box, bgr in ((red, (40, 40, 200)), (blue, (200, 40, 40))):
+            x1, y1, x2, y2 = (int(round(v)) for v in box)
+            image[y1:y2, x1:x2] = bgr
+        frames.append(image)
+        truth.append((blue, red))
+    return frames, truth
+
+
+@pytest.mark.parametrize(
+    ("config", "handed_over"),
+    [
+        # IoU alone: each person ends up with the other's id
+        (TrackerConfig(appearance_weight=0.0, appearance_gate=1.0), True),
+        # colour histograms keep every id on one person
+        (TrackerConfig(), False),
+    ],
+)
+def test_appearance_keeps_ids_of_people_who_turn_back(config, handed_over):
+    frames, truth = _meet_and_turn_back()
+    tracker = MultiObjectTracker(config)
+    ids: list[set[int]] = [set(), set()]
+    for image, boxes in zip(frames, truth, strict=True):
+        out = tracker.update(image, Detections(np.array(boxes), np.ones(2), ("person",) * 2))
+        matched = match_boxes(list(enumerate(boxes)), [o.xyxy for o in out])
+        for k, (index, _) in matched.items():
+            ids[k].add(out[index].track_id)
+    assert ids[0] and ids[1]
+    assert bool(ids[0] & ids[1]) is handed_over
+
+
+def test_appearance_needs_frames_and_falls_back_to_iou():
+    """Without images (tracking an upstream detector's boxes) association is IoU alone."""
+    frames, truth = _meet_and_turn_back()
+    tracker = MultiObjectTracker(TrackerConfig())
+    for boxes in truth:
+        tracker.update(None, Detections(np.array(boxes), np.ones(2), ("person",) * 2), (320, 240))
+    assert all(t.appearance is None for t in tracker.tracks)
+
+
+def _turns_back_unseen(colour_after=(40, 40, 200), num_frames=26, seed=0):
+    """A person walks right, turns back while the detector misses it (frames 10-13), and
+    is seen again two box widths from where its motion model predicts it; from frame 14
+    on the person has ``colour_after`` (another colour: someone else took its place)."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(90, 140, size=(240, 320, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for f in range(num_frames):
+        cx = 100 + 6 * f if f < 10 else 154 - 6 * (f - 9)
+        box = np.array([cx - 15, 80, cx + 15, 160.0])
+        image = background.copy()
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        image[y1:y2, x1:x2] = (40, 40, 200) if f < 14 else colour_after
+        frames.append(image)
+        boxes.append(None if 10 <= f < 14 else box)
+    return frames, boxes
+
+
+@pytest.mark.parametrize(
+    ("reach", "colour_after", "ids"),
+    [
+        # no search beyond the IoU gate: the person comes back with a new id
+        (0.0, (40, 40, 200), 2),
+        # near the prediction and the same colours: the old id comes back
+        (2.5, (40, 40, 200), 1),
+        # same place but other colours: someone else, who must not inherit the id
+        (2.5, (200, 40, 40), 2),
+    ],
+)
+def test_appearance_reidentifies_a_track_that_drifted_off_its_person(reach, colour_after, ids):
+    frames, boxes = _turns_back_unseen(colour_after)
+    config = TrackerConfig(use_correlation_tracker=False, appearance_reid_distance=reach)
+    tracker = MultiObjectTracker(config)
+    for image, box in zip(frames, boxes, strict=True):
+        dets = Detections.empty() if box is None else Detections(box[None], np.ones(1), ("person",))
+        out = tracker.update(image, dets)
+    assert len(out) == 1
+    assert tracker.tracks_confirmed == ids
+    assert out[0].track_id == ids
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"appearance_weight": -0.1}, "appearance_weight must be a finite number >= 0"),
+        ({"appearance_weight": float("inf")}, "appearance_weight must be a finite number >= 0"),
+        ({"appearance_gate": 0.0}, "appearance_gate must be a number in (0, 1]"),
+        ({"appearance_gate": 1.5}, "appearance_gate must be a number in (0, 1]"),
+        ({"appearance_gate": True}, "appearance_gate must be a number in (0, 1]"),
+        ({"appearance_reid_distance": -1.0}, "appearance_reid_distance must be a finite number"),
+    ],
+)
+def test_appearance_config_validation(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrackerConfig(**kwargs)
