@@ -207,7 +207,9 @@ def read_ground_truth(path: PathLike | IO[str]) -> dict[int, list[GroundTruthRow
     """Ground truth by frame (file coordinates), sorted by frame.
 
     Missing columns take the MOT15 meaning: consider = 1, class = -1 (unknown),
-    visibility = -1 (unknown). ``consider`` must be 0 or 1.
+    visibility = -1 (unknown). ``consider`` must be 0 or 1. MOT15 files have ten columns
+    whose last three are world coordinates (``x, y, z``), not class and visibility: a row of
+    ten columns with a non-integer 8th one is read that way.
     """
 
     def parse() -> Iterator[tuple[_Line, int, int, GroundTruthRow]]:
@@ -220,12 +222,24 @@ def read_ground_truth(path: PathLike | IO[str]) -> dict[int, list[GroundTruthRow
                 if flag not in (0, 1):
                     raise line.error(f"column 7 (consider) must be 0 or 1, got {flag}")
                 consider = bool(flag)
-            class_id = line.integer(7, "class") if len(line.fields) > 7 else -1
-            visibility = line.number(8, "visibility") if len(line.fields) > 8 else -1.0
+            if _is_mot15_world_row(line.fields):
+                class_id, visibility = -1, -1.0
+            else:
+                class_id = line.integer(7, "class") if len(line.fields) > 7 else -1
+                visibility = line.number(8, "visibility") if len(line.fields) > 8 else -1.0
             row = GroundTruthRow(frame, object_id, *line.box(), consider, class_id, visibility)
             yield line, frame, object_id, row
 
     return _group_checked(parse(), "object id")
+
+
+def _is_mot15_world_row(fields: list[str]) -> bool:
+    if len(fields) != 10:
+        return False
+    try:
+        return not float(fields[7]).is_integer()
+    except ValueError:
+        return False
 
 
 def read_detections(

@@ -57,10 +57,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-try:
-    import mot_ros  # noqa: F401
-except ModuleNotFoundError:  # run from a source checkout without installing
-    sys.path.insert(0, str(ROOT))
+# scripts/ lives in the source checkout: its mot_ros, not an installed copy, is the one to run
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "test"))  # the synthetic scene renderer lives with the tests
 
 import numpy as np  # noqa: E402
@@ -159,6 +157,9 @@ def render(case: SyntheticCase) -> RenderedCase:
 
 # --------------------------------------------------------------------------- methods
 
+#: The baselines match on IoU alone, as SORT and naive dlib coasting do.
+IOU_ONLY = {"appearance_weight": 0.0, "appearance_gate": 1.0, "appearance_reid_distance": 0.0}
+
 #: Method name -> tracker config for a detection interval (None: the raw detections).
 METHODS: dict[str, Callable[[int], TrackerConfig | None]] = {
     "detections": lambda interval: None,
@@ -168,13 +169,14 @@ METHODS: dict[str, Callable[[int], TrackerConfig | None]] = {
         max_missed_detections=0,
         max_lost_frames=2 * interval - 1,
         reid_iou_threshold=0.3,
+        **IOU_ONLY,
     ),
     "no-dlib": lambda interval: TrackerConfig(
-        use_correlation_tracker=False, max_missed_detections=0
+        use_correlation_tracker=False, max_missed_detections=0, **IOU_ONLY
     ),
-    "kalman-coast": lambda interval: TrackerConfig(use_correlation_tracker=False),
+    "kalman-coast": lambda interval: TrackerConfig(use_correlation_tracker=False, **IOU_ONLY),
     "dlib-naive": lambda interval: TrackerConfig(
-        psr_threshold=0.0, max_missed_detections=TrackerConfig.max_lost_frames
+        psr_threshold=0.0, max_missed_detections=TrackerConfig.max_lost_frames, **IOU_ONLY
     ),
     "defaults": lambda interval: TrackerConfig(),
 }
@@ -368,25 +370,10 @@ def read_frames_and_detections(count: int | None) -> tuple[list[np.ndarray], lis
 
 
 def read_mot_ground_truth(path: Path) -> dict[int, list[GroundTruthRow]]:
-    """A MOT16/17 ``gt.txt``, or a MOT15 one (whose columns 8-10 are world coordinates,
-    not class and visibility: they are dropped)."""
-    import io
-
+    """A MOT16/17 ``gt.txt`` or a MOT15 one (mot_io reads both layouts)."""
     from mot_ros.mot_io import read_ground_truth
 
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if "2DMOT2015" in str(path) or "MOT15" in str(path) or _looks_like_mot15(lines):
-        lines = [",".join(line.split(",")[:7]) for line in lines if line.strip()]
-    return read_ground_truth(io.StringIO("\n".join(lines) + "\n"))
-
-
-def _looks_like_mot15(lines: list[str]) -> bool:
-    """Ten columns with a non-integer 8th one: MOT15 world coordinates, not a class id."""
-    for line in lines[:50]:
-        cells = line.split(",")
-        if len(cells) == 10 and not cells[7].strip().lstrip("-").isdigit():
-            return True
-    return False
+    return read_ground_truth(path)
 
 
 def run_vtest(args: argparse.Namespace) -> dict:

@@ -16,10 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-try:
-    import mot_ros  # noqa: F401
-except ModuleNotFoundError:  # run from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# scripts/ lives in the source checkout: its mot_ros, not an installed copy, is the one to run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mot_ros.evaluation import EvaluationConfig, evaluate, format_table
 from mot_ros.mot_io import MotFormatError, read_ground_truth, read_tracks

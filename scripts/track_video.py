@@ -26,10 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-try:
-    import mot_ros  # noqa: F401
-except ModuleNotFoundError:  # run from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# scripts/ lives in the source checkout: its mot_ros, not an installed copy, is the one to run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -143,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-dlib", action="store_true",
         help="SORT-style baseline: a track missed by the detector is not carried by dlib "
-        "(sets max_missed_detections=0 and use_correlation_tracker=false; "
+        "(max_missed_detections=0, no correlation tracker, IoU-only matching; "
         "needs --detect-every 1)",
     )  # fmt: skip
     parser.add_argument(
@@ -168,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         values["tracker.max_missed_detections"] = 0
         values["tracker.use_correlation_tracker"] = False
+        values["tracker.appearance_weight"] = 0.0  # SORT matches on IoU alone
+        values["tracker.appearance_gate"] = 1.0
+        values["tracker.appearance_reid_distance"] = 0.0
     if args.detect_every < 1:
         print(f"error: --detect-every must be >= 1, got {args.detect_every}", file=sys.stderr)
         return 2

@@ -170,3 +170,20 @@ def test_malformed_rows_name_file_and_line(tmp_path, reader, text, line_no, mess
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="MOT file not found"):
         read_tracks(tmp_path / "nope.txt")
+
+
+def test_mot15_ground_truth_world_coordinates_are_not_read_as_class():
+    """MOT15 gt.txt (e.g. PETS09-S2L1) has ten columns: ..., consider, x, y, z (world)."""
+    import io
+
+    gt = read_ground_truth(
+        io.StringIO(
+            "1,9,499,158,31.03,75.17,1,-4.1554,-7.3591,0\n2,9,501,158,31,75,1,-4.1,-7.3,0\n"
+        )
+    )
+    row = gt[1][0]
+    assert (row.object_id, row.consider, row.class_id, row.visibility) == (9, True, -1, -1.0)
+    assert row.ltwh == (499.0, 158.0, 31.03, 75.17)
+    # a MOT16 row with an integer class keeps it
+    mot16 = read_ground_truth(io.StringIO("1,1,10,10,5,5,1,7,0.5\n"))
+    assert (mot16[1][0].class_id, mot16[1][0].visibility) == (7, 0.5)
