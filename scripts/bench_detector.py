@@ -38,6 +38,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from mot_ros.association import iou_matrix  # noqa: E402
+
 PEOPLE = ROOT / "test" / "fixtures" / "detector" / "vtest_people.json"
 
 BACKENDS = {
@@ -166,15 +169,6 @@ def tiling_rows(frames, video: Path, grids, overlap: float, fixture: bool) -> li
             )
         )
     return rows
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
 def decoded(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, post):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mot_ros.association import iou_matrix
 from mot_ros.detector import DetectorConfig, create_detector
 from mot_ros.parameters import build_config
 from mot_ros.tiling import TiledDetector, Window, merge_passes, tile_windows
@@ -24,16 +25,6 @@ PEOPLE = json.loads(
     (Path(__file__).parent / "fixtures" / "detector" / "vtest_people.json").read_text()
 )["frames"]
 TRUTH = {int(k): np.array([p["xyxy"] for p in v], np.float64) for k, v in PEOPLE.items()}
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
 @pytest.fixture(scope="module")
