@@ -22,12 +22,18 @@ from collections import deque
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from mot_ros.detector import ModelLoadError, create_detector
@@ -128,8 +134,6 @@ class MotNode(Node):
         return build_config(values)
 
     def _on_set_parameters(self, params):
-        from rcl_interfaces.msg import SetParametersResult
-
         values = dict(self._param_values)
         values.update({p.name: p.value for p in params if p.name in values})
         try:
@@ -205,8 +209,6 @@ class MotNode(Node):
 
     # --- diagnostics ------------------------------------------------------------------
     def _stamp_header(self):
-        from std_msgs.msg import Header
-
         h = Header()
         h.stamp = self.get_clock().now().to_msg()
         return h

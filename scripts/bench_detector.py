@@ -286,17 +286,21 @@ def backend_table(frames, video_name: str, sizes, threads, backends, reference_f
         "dscore h0-4",
     )
     print(
-        f"{len(frames)} frames of {video_name} (768x576); reference: float64 "
+        f"{len(frames)} frames of {video_name} ({frames[0].shape[1]}x{frames[0].shape[0]}); "
+        f"reference: float64 "
         f"NumPy on {len(ref_frames)} frames; load average before/after "
         f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
+    print_table(header, rows, "{} {} {} {:.1f} {:.1f} {:.2f} {:.2f} {:.1e} {:.1e} {:.1e} {:.1e}")
+
+
+def print_table(header, rows, cell_formats: str) -> None:
+    """A Markdown table; ``cell_formats`` holds one format spec per column, space-separated."""
+    formats = cell_formats.split()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
-        print(
-            f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
-            f"{r[6]:.2f} | {r[7]:.1e} | {r[8]:.1e} | {r[9]:.1e} | {r[10]:.1e} |"
-        )
+        print("| " + " | ".join(f.format(v) for f, v in zip(formats, r, strict=True)) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,13 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             "tracks/frame",
             "track ids",
         )
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for r in rows:
-            print(
-                f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.2f} | {r[5]} | {r[6]} | "
-                f"{r[7]:.2f} | {r[8]:.2f} | {r[9]} |"
-            )
+        print_table(header, rows, "{} {} {:.1f} {:.1f} {:.2f} {} {} {:.2f} {:.2f} {}")
     return 0
 
 
