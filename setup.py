@@ -28,9 +28,9 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "mot_node = mot_ros.node:main",
-            "video_publisher = mot_ros.video_publisher:main",
-            "track_recorder = mot_ros.recorder:main",
+            "mot_node = mot_ros.ros.node:main",
+            "video_publisher = mot_ros.ros.video_publisher:main",
+            "track_recorder = mot_ros.ros.recorder:main",
         ],
     },
 )

@@ -68,7 +68,8 @@ class Detections:
 class TrackedObject:
     """A snapshot of one track after a frame, as the outputs (messages, drawing, files) see it.
 
-    ``track_id`` is unique for the lifetime of a :class:`~mot_ros.tracker.MultiObjectTracker`
+    ``track_id`` is unique for the lifetime of a
+    :class:`~mot_ros.tracking.tracker.MultiObjectTracker`
     and never reused. ``score`` is the score of the detection last matched to the track.
     ``frames_since_detection`` is 0 when a detection confirmed the box on this frame, and
     counts frames carried by the correlation tracker or the motion model otherwise.

@@ -5,7 +5,8 @@ For each backend (OpenCV DNN classic engine, OpenCV DNN default engine, onnxrunt
 input size x thread count it prints the median and 90th-percentile time of a whole
 ``detect()`` call (resize, network, decoding, NMS) over ``--frames`` frames of vtest.avi, the
 detections per frame at the default threshold, and the largest difference from an independent
-float64 NumPy evaluation of the frozen graph (:mod:`mot_ros.ssd_reference`), on normalised box
+float64 NumPy evaluation of the frozen graph (:mod:`mot_ros.detection.formats.ssd_reference`), on
+normalised box
 coordinates and on scores, over all anchors of ``--reference-frames`` frames -- for all heads
 and for all but the last head (the one OpenCV computes wrongly).
 
@@ -13,7 +14,7 @@ and for all but the last head (the one OpenCV computes wrongly).
 finds (IoU >= 0.5): the vtest video has no ground truth here, so this is a proxy for what a
 larger input gains or loses, next to detections/frame.
 
-A second table compares tiling (:mod:`mot_ros.tiling`: the full frame plus a grid of
+A second table compares tiling (:mod:`mot_ros.detection.tiling`: the full frame plus a grid of
 overlapping tiles, onnxruntime at 300x300 with 2 threads): the same timings and detections per
 frame, the recall and precision (IoU >= 0.5) against the 21 hand-checked people of
 ``test/fixtures/detector/vtest_people.json``, and what the extra detections cost the tracker
@@ -39,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mot_ros.association import iou_matrix  # noqa: E402
+from mot_ros.tracking.association import iou_matrix  # noqa: E402
 
 PEOPLE = ROOT / "test" / "fixtures" / "detector" / "vtest_people.json"
 
@@ -117,8 +118,9 @@ def tiling_rows(frames, video: Path, grids, overlap: float, fixture: bool) -> li
 
     The detectors are timed interleaved (every configuration on frame 1, then on frame 2, ...)
     so that load from other processes on a shared machine hits them alike."""
-    from mot_ros.detector import DetectorConfig, create_detector
-    from mot_ros.tracker import MultiObjectTracker, TrackerConfig
+    from mot_ros.detection.config import DetectorConfig
+    from mot_ros.detection.factory import create_detector
+    from mot_ros.tracking.tracker import MultiObjectTracker, TrackerConfig
 
     people = json.loads(PEOPLE.read_text())["frames"] if fixture else {}
     checked = read_frames_at(video, [int(k) for k in people])
@@ -172,14 +174,15 @@ def tiling_rows(frames, video: Path, grids, overlap: float, fixture: bool) -> li
 
 
 def decoded(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, post):
-    from mot_ros.ssd_anchors import decode_boxes
+    from mot_ros.detection.ssd_decoding import decode_boxes
 
     return decode_boxes(boxes, anchors, post.box_coder_scales), post.scores(logits)[:, 1:]
 
 
 def make_detector(backend: str, size: tuple[int, int], threads: int):
-    from mot_ros.detector import DetectorConfig, OpenCvSsdDetector
-    from mot_ros.onnx_detector import OnnxSsdDetector
+    from mot_ros.detection.config import DetectorConfig
+    from mot_ros.detection.onnx_backend import OnnxSsdDetector
+    from mot_ros.detection.opencv_backend import OpenCvSsdDetector
 
     kind, engine = BACKENDS[backend]
     w, h = size
@@ -193,7 +196,7 @@ def make_detector(backend: str, size: tuple[int, int], threads: int):
 def backend_table(frames, video_name: str, sizes, threads, backends, reference_frames: int):
     """The backend x input size x threads table (timing, detections, agreement)."""
     from mot_ros.data import default_model_path
-    from mot_ros.ssd_reference import SsdReference
+    from mot_ros.detection.formats.ssd_reference import SsdReference
 
     ref_frames = frames[:: max(1, len(frames) // max(1, reference_frames))]
     ref_frames = ref_frames[:reference_frames]
@@ -304,7 +307,7 @@ def print_table(header, rows, cell_formats: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mot_ros.detector import DetectorConfig
+    from mot_ros.detection.config import DetectorConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150, help="frames to time (default 150)")

@@ -20,8 +20,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mot_ros.data import default_model_path, sample_video_path  # noqa: E402
-from mot_ros.detector import DetectorConfig, create_detector  # noqa: E402
-from mot_ros.tracker import MultiObjectTracker, TrackerConfig  # noqa: E402
+from mot_ros.detection.config import DetectorConfig  # noqa: E402
+from mot_ros.detection.factory import create_detector  # noqa: E402
+from mot_ros.tracking.tracker import MultiObjectTracker, TrackerConfig  # noqa: E402
 
 
 def main() -> int:

@@ -63,14 +63,14 @@ sys.path.insert(0, str(ROOT / "test"))  # the synthetic scene renderer lives wit
 
 import numpy as np  # noqa: E402
 
-from mot_ros.evaluation import MotMetrics, evaluate, iou_ltwh  # noqa: E402
-from mot_ros.mot_io import (  # noqa: E402
+from mot_ros.evaluation.metrics import MotMetrics, evaluate, iou_ltwh  # noqa: E402
+from mot_ros.evaluation.mot_io import (  # noqa: E402
     GroundTruthRow,
     TrackRow,
     boxes_to_ground_truth,
     tracks_to_rows,
 )
-from mot_ros.tracker import TrackerConfig  # noqa: E402
+from mot_ros.tracking.tracker import TrackerConfig  # noqa: E402
 from mot_ros.types import Detections, TrackedObject  # noqa: E402
 
 #: Visibility at which an object is scored; less visible ones are ignore regions (as in
@@ -192,7 +192,7 @@ def run_tracker(
 
     Returns the published objects by 1-based frame, the tracker and ms per frame.
     """
-    from mot_ros.tracker import MultiObjectTracker
+    from mot_ros.tracking.tracker import MultiObjectTracker
 
     tracker = MultiObjectTracker(config)
     out: dict[int, list[TrackedObject]] = {}
@@ -351,7 +351,8 @@ def read_frames_and_detections(count: int | None) -> tuple[list[np.ndarray], lis
     import cv2
 
     from mot_ros.data import sample_video_path
-    from mot_ros.detector import DetectorConfig, create_detector
+    from mot_ros.detection.config import DetectorConfig
+    from mot_ros.detection.factory import create_detector
 
     detector = create_detector(DetectorConfig())
     capture = cv2.VideoCapture(str(sample_video_path()))
@@ -371,7 +372,7 @@ def read_frames_and_detections(count: int | None) -> tuple[list[np.ndarray], lis
 
 def read_mot_ground_truth(path: Path) -> dict[int, list[GroundTruthRow]]:
     """A MOT16/17 ``gt.txt`` or a MOT15 one (mot_io reads both layouts)."""
-    from mot_ros.mot_io import read_ground_truth
+    from mot_ros.evaluation.mot_io import read_ground_truth
 
     return read_ground_truth(path)
 

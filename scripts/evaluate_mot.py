@@ -4,7 +4,7 @@
     scripts/evaluate_mot.py --gt MOT17-04/gt/gt.txt --tracks a.txt --tracks b.txt
 
 prints one table row per tracks file (MOTA, IDF1, MOTP, IDSW, FP, FN, recall, precision,
-MT, ML, frames), using the MOTChallenge rules implemented in :mod:`mot_ros.evaluation`
+MT, ML, frames), using the MOTChallenge rules implemented in :mod:`mot_ros.evaluation.metrics`
 (IoU >= 0.5, ignore regions from ``consider == 0`` rows, MOT16 class handling).
 ``--json`` writes the full figures for scripts and CI.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 # scripts/ lives in the source checkout: its mot_ros, not an installed copy, is the one to run
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mot_ros.evaluation import EvaluationConfig, evaluate, format_table
-from mot_ros.mot_io import MotFormatError, read_ground_truth, read_tracks
+from mot_ros.evaluation.metrics import EvaluationConfig, evaluate, format_table
+from mot_ros.evaluation.mot_io import MotFormatError, read_ground_truth, read_tracks
 
 
 def _names(paths: list[Path]) -> list[str]:

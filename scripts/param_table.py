@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mot_ros.parameters import PARAMETERS  # noqa: E402
+from mot_ros.ros.parameters import PARAMETERS  # noqa: E402
 
 
 def main() -> None:

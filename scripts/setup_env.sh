@@ -74,6 +74,9 @@ fi
 log "installing mot_ros into $VENV"
 (
   cd "$ROOT"
+  # a clean copy each time, so modules that moved or were removed do not linger
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  rm -rf "$site/mot_ros" "$BUILD/mot_ros"
   "$VENV/bin/python" setup.py -q build --build-base "$BUILD/mot_ros" \
     install --prefix "$VENV" --single-version-externally-managed \
     --record "$BUILD/mot_ros/install_manifest.txt" >"$BUILD/mot_ros.log" 2>&1 \

@@ -10,7 +10,7 @@ folder with ``img1/000001.jpg ...`` works directly). Frames are numbered from 1 
 order, as MOTChallenge does. With ``--detections`` the detector is not loaded: the boxes of
 a ``det.txt`` drive the tracker (tracking-only mode, the way MOTChallenge's public-detection
 track compares trackers on equal detections). Detector and tracker options are generated
-from :data:`mot_ros.parameters.PARAMETERS`, so they have the node's names (dashes for
+from :data:`mot_ros.ros.parameters.PARAMETERS`, so they have the node's names (dashes for
 underscores), defaults, ranges and validation.
 
 The summary reports the median processing time per frame (detector + tracker; decoding and
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from mot_ros.mot_io import MotFormatError, read_detections, tracks_to_rows, write_tracks
-from mot_ros.parameters import PARAMETERS, ParamSpec, build_config
+from mot_ros.evaluation.mot_io import MotFormatError, read_detections, tracks_to_rows, write_tracks
+from mot_ros.ros.parameters import PARAMETERS, ParamSpec, build_config
 from mot_ros.types import Detections
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -185,10 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from mot_ros.tracker import MultiObjectTracker
+    from mot_ros.tracking.tracker import MultiObjectTracker
 
     if fixed is None:
-        from mot_ros.detector import create_detector
+        from mot_ros.detection.factory import create_detector
 
         detector = create_detector(config.detector)
     tracker = MultiObjectTracker(config.tracker)
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"detector ms   median {statistics.median(detect_ms):.1f} per run")
 
     if args.gt is not None:
-        from mot_ros.evaluation import evaluate_files, format_table
+        from mot_ros.evaluation.metrics import evaluate_files, format_table
 
         try:
             metrics = evaluate_files(args.gt, args.out)

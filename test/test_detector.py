@@ -19,17 +19,17 @@ import cv2
 import numpy as np
 import pytest
 
-from mot_ros import detector as detector_module
-from mot_ros import tf_text_graph as tg
 from mot_ros.data import default_model_path, sample_video_path
-from mot_ros.detector import (
+from mot_ros.detection import config as detector_module
+from mot_ros.detection.config import (
     VOC_CLASSES,
     ModelLoadError,
-    OpenCvSsdDetector,
-    create_detector,
     detections_from_ssd_rows,
     validate_image,
 )
+from mot_ros.detection.factory import create_detector
+from mot_ros.detection.formats import tf_text_graph as tg
+from mot_ros.detection.opencv_backend import OpenCvSsdDetector
 
 
 def DetectorConfig(**kwargs) -> detector_module.DetectorConfig:  # noqa: N802 - reads as the class
@@ -587,7 +587,7 @@ def test_caffe_label_count_and_default_labels(tiny_caffe, tmp_path):
 
 def test_caffe_prior_boxes_follow_caffe_order():
     """min_size square, sqrt(min*max) square, then ratios 2 and 1/2 (flip), per location."""
-    from mot_ros.caffe_ssd import prior_boxes
+    from mot_ros.detection.formats.caffe_ssd import prior_boxes
 
     p = tg.parse_text_proto(
         "min_size: 60 max_size: 150 aspect_ratio: 2 flip: true "
@@ -809,8 +809,8 @@ def test_caffe_load_failures_explain_themselves(tiny_caffe, tmp_path, case, expe
 
 
 def test_onnx_format_without_its_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mot_ros.onnx_detector", None)
-    with pytest.raises(ModelLoadError, match="needs the module mot_ros.onnx_detector"):
+    monkeypatch.setitem(sys.modules, "mot_ros.detection.onnx_backend", None)
+    with pytest.raises(ModelLoadError, match="needs the module mot_ros.detection.onnx_backend"):
         create_detector(DetectorConfig(model_format="onnx_ssd", model_path="x.onnx"))
 
 

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mot_ros.evaluation import EvaluationConfig, evaluate, evaluate_files, format_table, iou_ltwh
-from mot_ros.mot_io import GroundTruthRow, TrackRow, write_ground_truth, write_tracks
+from mot_ros.evaluation.metrics import (
+    EvaluationConfig,
+    evaluate,
+    evaluate_files,
+    format_table,
+    iou_ltwh,
+)
+from mot_ros.evaluation.mot_io import GroundTruthRow, TrackRow, write_ground_truth, write_tracks
 
 # Two well separated people walking right; ten frames.
 FRAMES = range(1, 11)

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from mot_ros.mot_io import (
+from mot_ros.evaluation.mot_io import (
     GroundTruthRow,
     MotFormatError,
     TrackRow,

@@ -19,7 +19,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, LabelInfo
 
-from mot_ros.ros_conversions import bgr_to_image, detection_array_to_tracks, image_to_bgr
+from mot_ros.ros.conversions import bgr_to_image, detection_array_to_tracks, image_to_bgr
 
 TOPIC_NS = "/mot_test"
 
@@ -133,7 +133,8 @@ def test_tracks_carry_the_input_header(walk):
 
 def test_tracks_are_on_the_people_the_detector_sees(walk):
     from mot_ros.data import default_model_path
-    from mot_ros.detector import DetectorConfig, create_detector
+    from mot_ros.detection.config import DetectorConfig
+    from mot_ros.detection.factory import create_detector
 
     detector = create_detector(DetectorConfig(model_path=str(default_model_path())))
     matched = total = 0

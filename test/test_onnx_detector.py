@@ -1,7 +1,8 @@
 """The onnxruntime detector backend: TF -> ONNX conversion, agreement with independent
 references, the full-frame person case, and clear errors.
 
-References (see mot_ros.ssd_reference): OpenCV DNN for heads 0-4 (it computes them right and
+References (see mot_ros.detection.formats.ssd_reference): OpenCV DNN for heads 0-4 (it computes
+them right and
 parses the graph with its own reader), a float64 NumPy evaluation of the frozen graph, and the
 last head recomputed in NumPy from the feature map OpenCV produced. Agreement is checked on what
 the detector uses: normalised box coordinates and scores, per anchor, within 1e-3.
@@ -15,11 +16,19 @@ import cv2
 import numpy as np
 import pytest
 
-from mot_ros import tf_to_onnx
 from mot_ros.data import default_model_path
-from mot_ros.detector import DetectorConfig, ModelLoadError, OpenCvSsdDetector
-from mot_ros.onnx_detector import OnnxSsdDetector
-from mot_ros.ssd_anchors import (
+from mot_ros.detection.config import DetectorConfig, ModelLoadError
+from mot_ros.detection.formats import tf_to_onnx
+from mot_ros.detection.formats.ssd_reference import SsdReference, _field
+from mot_ros.detection.formats.tf_graphdef import GraphDef, GraphDefError
+from mot_ros.detection.formats.tf_to_onnx import (
+    SsdConversionError,
+    cached_onnx_model,
+    read_model_info,
+)
+from mot_ros.detection.onnx_backend import OnnxSsdDetector
+from mot_ros.detection.opencv_backend import OpenCvSsdDetector
+from mot_ros.detection.ssd_decoding import (
     AnchorLayers,
     SsdPostprocess,
     decode_boxes,
@@ -28,9 +37,6 @@ from mot_ros.ssd_anchors import (
     standard_feature_map_shapes,
     to_center_form,
 )
-from mot_ros.ssd_reference import SsdReference, _field
-from mot_ros.tf_graphdef import GraphDef, GraphDefError
-from mot_ros.tf_to_onnx import SsdConversionError, cached_onnx_model, read_model_info
 
 TOL = 1e-3  # on normalised box coordinates and on scores
 
@@ -453,7 +459,7 @@ def test_graphdef_rejects_truncated_input(model_pb):
 def test_default_backend_failures_explain_themselves(tmp_path, case, expected):
     """The node's default backend (create_detector -> onnxruntime) fails as clearly as the
     OpenCV one: one ModelLoadError naming the file and what was expected."""
-    from mot_ros.detector import create_detector
+    from mot_ros.detection.factory import create_detector
 
     garbage = tmp_path / "garbage.pb"
     garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())

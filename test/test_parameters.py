@@ -7,7 +7,7 @@ import pytest
 import yaml
 from ros_graph import PARAMS, ROOT
 
-from mot_ros.parameters import PARAMETERS, build_config
+from mot_ros.ros.parameters import PARAMETERS, build_config
 
 
 def _flatten(d, prefix=""):
@@ -115,7 +115,7 @@ def test_setup_installs_what_the_launch_file_needs():
         "config/*.yaml",
         "config/*.xml",
         "share/ament_index/resource_index/packages",
-        "mot_node = mot_ros.node:main",
+        "mot_node = mot_ros.ros.node:main",
     ):
         assert needle in setup
     assert (ROOT / "resource" / "mot_ros").exists()

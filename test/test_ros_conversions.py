@@ -6,7 +6,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-from mot_ros.ros_conversions import (
+from mot_ros.ros.conversions import (
     ImageConversionError,
     bgr_to_image,
     detection_array_to_detections,

@@ -1,4 +1,4 @@
-"""Tiled detection (mot_ros.tiling) on the real model and real frames.
+"""Tiled detection (mot_ros.detection.tiling) on the real model and real frames.
 
 The default person model on onnxruntime (the node's default backend) and frames of vtest.avi
 with the people checked by eye in fixtures/detector/vtest_people.json. Covered: the tile
@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mot_ros.association import iou_matrix
-from mot_ros.detector import DetectorConfig, create_detector
-from mot_ros.parameters import build_config
-from mot_ros.tiling import TiledDetector, Window, merge_passes, tile_windows
+from mot_ros.detection.config import DetectorConfig
+from mot_ros.detection.factory import create_detector
+from mot_ros.detection.tiling import TiledDetector, Window, merge_passes, tile_windows
+from mot_ros.ros.parameters import build_config
+from mot_ros.tracking.association import iou_matrix
 from mot_ros.types import Detections
 
 PEOPLE = json.loads(

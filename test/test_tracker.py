@@ -15,8 +15,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from synthetic import ObjectSpec, make_sequence, simulate_detections
 
-from mot_ros.association import associate, coverage_matrix, iou_matrix
-from mot_ros.tracker import MultiObjectTracker, TrackerConfig, TrackState
+from mot_ros.tracking.association import associate, coverage_matrix, iou_matrix
+from mot_ros.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackState
 from mot_ros.types import Detections, TrackedObject
 
 WARM_UP = 10  # frames before new objects can be confirmed (min_hits detector runs)

@@ -38,8 +38,8 @@ import pytest
 from synthetic import ObjectSpec, make_sequence, simulate_detections
 
 from mot_ros.data import sample_video_path
-from mot_ros.evaluation import MotMetrics, evaluate, evaluate_files
-from mot_ros.mot_io import (
+from mot_ros.evaluation.metrics import MotMetrics, evaluate, evaluate_files
+from mot_ros.evaluation.mot_io import (
     GroundTruthRow,
     TrackRow,
     boxes_to_ground_truth,
@@ -48,7 +48,7 @@ from mot_ros.mot_io import (
     write_detections,
     write_ground_truth,
 )
-from mot_ros.tracker import MultiObjectTracker, TrackerConfig
+from mot_ros.tracking.tracker import MultiObjectTracker, TrackerConfig
 from mot_ros.types import Detections
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tracking_regression.json"

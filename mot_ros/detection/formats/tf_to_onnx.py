@@ -6,7 +6,7 @@ computes it right and runs the network about twice as fast, but needs an ONNX mo
 usual converter (tf2onnx) needs TensorFlow. This module converts the part of the graph that is
 plain convolutional network -- from the Preprocessor's output to the raw box-predictor heads --
 and reads what follows (anchors, box coder, score function, NMS settings) from the graph into
-metadata, for :mod:`mot_ros.ssd_anchors` to apply in NumPy.
+metadata, for :mod:`mot_ros.detection.ssd_decoding` to apply in NumPy.
 
 The ONNX model has one input and three outputs:
 
@@ -38,13 +38,19 @@ from pathlib import Path
 
 import numpy as np
 
-from mot_ros.ssd_anchors import (
+from mot_ros.detection.formats.tf_graphdef import (
+    GraphDef,
+    GraphDefError,
+    NodeDef,
+    node_name,
+    output_index,
+)
+from mot_ros.detection.formats.tf_numpy import TfNumpyEvaluator
+from mot_ros.detection.ssd_decoding import (
     DEFAULT_BOX_CODER_SCALES,
     SsdPostprocess,
     infer_anchor_layers,
 )
-from mot_ros.tf_graphdef import GraphDef, GraphDefError, NodeDef, node_name, output_index
-from mot_ros.tf_numpy import TfNumpyEvaluator
 
 CONVERTER_VERSION = 1
 METADATA_KEY = "mot_ros.ssd"
@@ -726,7 +732,7 @@ class _Converter:
         model = helper.make_model(
             graph,
             opset_imports=[helper.make_opsetid("", OPSET)],
-            producer_name="mot_ros.tf_to_onnx",
+            producer_name="mot_ros.detection.formats.tf_to_onnx",
             producer_version=str(CONVERTER_VERSION),
         )
         model.ir_version = IR_VERSION

@@ -3,9 +3,9 @@
 How a frame is processed (:meth:`MultiObjectTracker.update`):
 
 1. Every track predicts its box with a constant-velocity Kalman filter
-   (:mod:`mot_ros.motion`).
+   (:mod:`mot_ros.tracking.motion`).
 2. If the detector ran, detections are matched to predicted boxes by IoU with optimal
-   assignment (:mod:`mot_ros.association`), class-aware, in three passes by priority:
+   assignment (:mod:`mot_ros.tracking.association`), class-aware, in three passes by priority:
    confirmed tracks, then lost tracks (re-identification after an occlusion keeps the old
    id), then tentative tracks. A matched track is re-aligned to its detection through the
    Kalman update, which also smooths the detector's jitter. Unmatched detections start
@@ -43,15 +43,15 @@ import cv2
 import dlib
 import numpy as np
 
-from mot_ros.appearance import box_descriptors, descriptor_distances
-from mot_ros.association import (
+from mot_ros.tracking.appearance import box_descriptors, descriptor_distances
+from mot_ros.tracking.association import (
     associate,
     clip_box,
     coverage_matrix,
     inside_fraction,
     iou_matrix,
 )
-from mot_ros.motion import ConstantVelocityBox
+from mot_ros.tracking.motion import ConstantVelocityBox
 from mot_ros.types import Detections, TrackedObject
 
 # Fraction of a box that must lie inside the frame for dlib to be started or kept on it.
@@ -139,7 +139,7 @@ class TrackerConfig:
     class it was born with.
 
     ``appearance_weight``: weight of the colour-histogram distance (0 same, 1 disjoint;
-    :mod:`mot_ros.appearance`) added to ``1 - IoU`` in the assignment cost. It decides
+    :mod:`mot_ros.tracking.appearance`) added to ``1 - IoU`` in the assignment cost. It decides
     between candidates that IoU alone cannot tell apart: two people side by side or
     crossing, a lost track against a new one. Higher trusts clothes colour more than box
     overlap, which misleads when people dress alike or the light changes. 0 matches by IoU

@@ -21,7 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from mot_ros.tf_graphdef import NUMPY_DTYPES, GraphDef, NodeDef, node_name, output_index
+from mot_ros.detection.formats.tf_graphdef import (
+    NUMPY_DTYPES,
+    GraphDef,
+    NodeDef,
+    node_name,
+    output_index,
+)
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int, int]:

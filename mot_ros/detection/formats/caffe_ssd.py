@@ -5,7 +5,8 @@ importer has been removed. Please use ONNX-converted models"), yet the seed's mo
 as ``MobileNetSSD_deploy.prototxt`` + ``.caffemodel``. So this module translates the model in
 memory, at load time, with no external tools:
 
-- the ``.prototxt`` is read with :func:`mot_ros.tf_text_graph.parse_text_proto` and the
+- the ``.prototxt`` is read with :func:`mot_ros.detection.formats.tf_text_graph.parse_text_proto`
+and the
   ``.caffemodel`` with a small protobuf wire-format reader (only names and weight blobs);
 - the convolutional part (up to the SSD's location and confidence outputs) becomes an ONNX
   graph run by OpenCV DNN (``cv2.dnn.readNetFromONNX``), so speed is OpenCV's;
@@ -31,7 +32,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mot_ros.tf_text_graph import NETWORK_SCORE_FLOOR, TextMessage, parse_text_proto
+from mot_ros.detection.formats.tf_text_graph import (
+    NETWORK_SCORE_FLOOR,
+    TextMessage,
+    parse_text_proto,
+)
 
 SUPPORTED_LAYERS = (
     "Input",
@@ -557,7 +562,9 @@ class _Translator:
         outs = [helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in (loc, conf)]
         graph = helper.make_graph(self.nodes, "caffe_ssd", [x], outs, self.initializers)
         model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="mot_ros.caffe_ssd"
+            graph,
+            opset_imports=[helper.make_opsetid("", 13)],
+            producer_name="mot_ros.detection.formats.caffe_ssd",
         )
         model.ir_version = 8
         try:

@@ -3,7 +3,8 @@
 Used by the tests and ``scripts/bench_detector.py``, not at run time. Why two references:
 
 * :meth:`SsdReference.numpy_heads` evaluates the frozen graph itself in float64 with
-  :mod:`mot_ros.tf_numpy` (NHWC, TF's ``SAME`` padding, TF's depthwise channel order). It shares
+  :mod:`mot_ros.detection.formats.tf_numpy` (NHWC, TF's ``SAME`` padding, TF's depthwise channel
+  order). It shares
   only the protobuf reader with the ONNX converter, none of the op mapping or layout handling.
 * :meth:`SsdReference.opencv_heads` runs the same heads in OpenCV DNN from a pruned copy of the
   graph (the feature extractor and box predictors only; OpenCV parses the original NodeDef
@@ -23,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mot_ros.tf_graphdef import GraphDef, node_name, node_spans
-from mot_ros.tf_numpy import TfNumpyEvaluator
-from mot_ros.tf_to_onnx import find_network_input, find_ssd_heads, strip_identity
+from mot_ros.detection.formats.tf_graphdef import GraphDef, node_name, node_spans
+from mot_ros.detection.formats.tf_numpy import TfNumpyEvaluator
+from mot_ros.detection.formats.tf_to_onnx import find_network_input, find_ssd_heads, strip_identity
 
 
 def _varint(value: int) -> bytes:

@@ -36,10 +36,10 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from mot_ros.detector import ModelLoadError, create_detector
+from mot_ros.detection.config import ModelLoadError
+from mot_ros.detection.factory import create_detector
 from mot_ros.drawing import draw_tracks
-from mot_ros.parameters import PARAMETERS, MotConfig, ParamSpec, build_config
-from mot_ros.ros_conversions import (
+from mot_ros.ros.conversions import (
     ImageConversionError,
     bgr_to_image,
     detection_array_to_detections,
@@ -47,7 +47,8 @@ from mot_ros.ros_conversions import (
     make_label_info,
     tracks_to_detection_array,
 )
-from mot_ros.tracker import MultiObjectTracker
+from mot_ros.ros.parameters import PARAMETERS, MotConfig, ParamSpec, build_config
+from mot_ros.tracking.tracker import MultiObjectTracker
 
 RELIABILITY = {
     "best_effort": ReliabilityPolicy.BEST_EFFORT,

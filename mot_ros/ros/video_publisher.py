@@ -19,7 +19,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from mot_ros.ros_conversions import bgr_to_image
+from mot_ros.ros.conversions import bgr_to_image
 
 
 class VideoPublisher(Node):

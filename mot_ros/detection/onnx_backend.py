@@ -10,7 +10,7 @@ Two model formats (``DetectorConfig.model_format``):
 
 ``tf_ssd``
     A TF Object Detection API SSD frozen graph (``model_path``, empty = the default person
-    model). :func:`mot_ros.tf_to_onnx.cached_onnx_model` converts it once into
+    model). :func:`mot_ros.detection.formats.tf_to_onnx.cached_onnx_model` converts it once into
     ``cache_dir()/onnx/<sha256>.onnx``; anchors, box coder, score function and NMS settings are
     read from the graph itself.
 ``onnx_ssd``
@@ -30,11 +30,12 @@ Two model formats (``DetectorConfig.model_format``):
 
     Outputs are matched by name (``box_encodings``, ``class_logits``) or else by shape; an
     anchor count that does not match the layout raises :class:`ModelLoadError`. Models made by
-    :mod:`mot_ros.tf_to_onnx` carry their own anchors and settings in their metadata.
+    :mod:`mot_ros.detection.formats.tf_to_onnx` carry their own anchors and settings in their
+    metadata.
 
 The network input size is ``input_width`` x ``input_height`` (300x300 for the default model).
 The converted network is fully convolutional and accepts other sizes: the feature maps follow,
-anchors keep their trained size in pixels (see :mod:`mot_ros.ssd_anchors`), and
+anchors keep their trained size in pixels (see :mod:`mot_ros.detection.ssd_decoding`), and
 ``scripts/bench_detector.py`` shows the effect on speed and detections.
 """
 
@@ -46,22 +47,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from mot_ros.detector import (
+from mot_ros.detection.config import (
     DetectorConfig,
     ModelLoadError,
     check_model_file,
     resolve_labels,
     validate_image,
 )
-from mot_ros.ssd_anchors import (
-    AnchorLayers,
-    SsdPostprocess,
-    default_anchor_layers,
-    non_max_suppression,
-    standard_feature_map_shapes,
-    to_center_form,
-)
-from mot_ros.tf_to_onnx import (
+from mot_ros.detection.formats.tf_to_onnx import (
     METADATA_KEY,
     OUTPUT_BOXES,
     OUTPUT_CLASSES,
@@ -70,6 +63,14 @@ from mot_ros.tf_to_onnx import (
     SsdModelInfo,
     cached_onnx_model,
     convert_ssd_graph,
+)
+from mot_ros.detection.ssd_decoding import (
+    AnchorLayers,
+    SsdPostprocess,
+    default_anchor_layers,
+    non_max_suppression,
+    standard_feature_map_shapes,
+    to_center_form,
 )
 from mot_ros.types import Detections
 
@@ -153,7 +154,7 @@ class OnnxSsdDetector:
                 config.model_path,
                 "model_path",
                 config,
-                "an ONNX SSD (see mot_ros.onnx_detector for the expected outputs)",
+                "an ONNX SSD (see mot_ros.detection.onnx_backend for the expected outputs)",
             )
             model = str(source)
         try:

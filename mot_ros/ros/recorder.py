@@ -23,8 +23,8 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from mot_ros.mot_io import tracks_to_rows, write_tracks
-from mot_ros.ros_conversions import detection_array_to_tracks, image_to_bgr
+from mot_ros.evaluation.mot_io import tracks_to_rows, write_tracks
+from mot_ros.ros.conversions import detection_array_to_tracks, image_to_bgr
 
 
 def _stamp_key(stamp) -> int:

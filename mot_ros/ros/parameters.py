@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mot_ros.detector import DetectorConfig
+from mot_ros.detection.config import DetectorConfig
 from mot_ros.drawing import DrawingConfig
-from mot_ros.tracker import TrackerConfig
+from mot_ros.tracking.tracker import TrackerConfig
 
 
 @dataclass(frozen=True)
