@@ -12,6 +12,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Largest |coordinate| a box may have, in pixels. No camera is 100,000 px wide; beyond this a
+# value is garbage (1e155 from a broken driver), and squared inside the motion model's
+# covariance it would overflow to inf/NaN.
+MAX_COORDINATE = 1e5
+# A box may be at most this many times the image's width/height and must overlap the
+# image: detections of partly visible objects extend past the border, a box many times
+# the image is no detection of anything in it.
+MAX_BOX_IMAGE_RATIO = 4.0
+
+
+def sane_boxes(xyxy: np.ndarray, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Boolean mask of the ``(N, 4)`` boxes that can be tracked.
+
+    A sane box is finite, has ``x2 > x1`` and ``y2 > y1``, every coordinate within
+    ``MAX_COORDINATE``, and, when the image size ``(width, height)`` is known, is at most
+    ``MAX_BOX_IMAGE_RATIO`` times the image in each direction and overlaps it.
+    """
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ok = np.isfinite(xyxy).all(axis=1) & (np.abs(xyxy) <= MAX_COORDINATE).all(axis=1)
+        w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        ok &= (w > 0) & (h > 0)
+        if image_size is not None:
+            width, height = image_size
+            ok &= (w <= MAX_BOX_IMAGE_RATIO * width) & (h <= MAX_BOX_IMAGE_RATIO * height)
+            ok &= (xyxy[:, 2] > 0) & (xyxy[:, 3] > 0) & (xyxy[:, 0] < width) & (xyxy[:, 1] < height)
+    return ok
+
 
 @dataclass(frozen=True)
 class Detections:
@@ -86,4 +114,10 @@ class TrackedObject:
         x1, y1, x2, y2 = (float(v) for v in self.xyxy)
         if not (x2 > x1 and y2 > y1):
             raise ValueError(f"xyxy must have x2 > x1 and y2 > y1, but got {self.xyxy}")
+        if not all(abs(v) <= MAX_COORDINATE for v in (x1, y1, x2, y2)):
+            raise ValueError(
+                f"xyxy must be finite and within +-{MAX_COORDINATE:g}, got {self.xyxy}"
+            )
+        if not np.isfinite(self.score):
+            raise ValueError(f"score must be finite, but got {self.score!r}")
         object.__setattr__(self, "xyxy", (x1, y1, x2, y2))

@@ -52,7 +52,7 @@ from mot_ros.tracking.association import (
     iou_matrix,
 )
 from mot_ros.tracking.motion import ConstantVelocityBox
-from mot_ros.types import Detections, TrackedObject
+from mot_ros.types import MAX_COORDINATE, Detections, TrackedObject, sane_boxes
 
 # Fraction of a box that must lie inside the frame for dlib to be started or kept on it.
 # A correlation tracker on an object that is leaving sticks to the border background
@@ -165,6 +165,17 @@ class TrackerConfig:
     frames without a detector run. Off, every track coasts on its motion model alone
     (SORT-like): cheaper, but boxes drift from objects that change speed or direction,
     and with a detection interval above 1 tracks are quickly lost.
+
+    Caps that bound the work of one frame whatever the input (a broken upstream detector
+    can send hundreds of boxes; dlib costs ~4 ms per tracked object, ~4-7 ms more to
+    start): ``max_detections`` per frame (the highest scores are kept), ``max_tracks``
+    live tracks (tentative and lost ones included; new tracks beyond it are not started,
+    highest scores first), and ``max_correlation_trackers`` tracks carried by dlib per
+    frame (confirmed tracks first, then by hits; the rest coast on the motion model).
+    The defaults are above what the sample video needs: on all 795 frames of PETS09-S2L1
+    the default detector returned at most 10 detections, at most 12 tracks were live and
+    dlib carried at most 9 on one frame (detector every 3rd frame); the SSD itself
+    returns at most 100 detections.
     """
 
     iou_threshold: float = 0.3
@@ -178,6 +189,9 @@ class TrackerConfig:
     appearance_weight: float = 1.0
     appearance_gate: float = 0.5
     appearance_reid_distance: float = 2.5
+    max_detections: int = 100
+    max_tracks: int = 48
+    max_correlation_trackers: int = 16
 
     def __post_init__(self) -> None:
         for name in ("iou_threshold", "reid_iou_threshold"):
@@ -208,6 +222,9 @@ class TrackerConfig:
             raise ValueError(
                 f"appearance_reid_distance must be a finite number >= 0, but got {reach!r}"
             )
+        _check_int("max_detections", self.max_detections, 1)
+        _check_int("max_tracks", self.max_tracks, 1)
+        _check_int("max_correlation_trackers", self.max_correlation_trackers, 0)
 
     @property
     def uses_appearance(self) -> bool:
@@ -388,10 +405,20 @@ class MultiObjectTracker:
         self.config = config if config is not None else TrackerConfig()
         self.reset()
 
-    def reset(self) -> None:
-        """Forget every track, the previous frame and the counters; ids restart at 1."""
+    def reset(self, keep_ids: bool = False) -> None:
+        """Forget every track, the previous frame and the counters; ids restart at 1.
+
+        ``keep_ids``: a new stream of the same node (resolution or camera changed, a bag
+        looped): the tracks go, but ids continue where they were, so no id is ever
+        given to two objects.
+        """
         self._tracks: list[Track] = []
-        self._next_id = 1
+        if not keep_ids or not hasattr(self, "_next_id"):
+            self._next_id = 1
+            self._detections_rejected = 0
+            self._detections_over_cap = 0
+            self._tracks_over_cap = 0
+        self._dlib_allowed: set[int] = set()
         self._prev_gray: np.ndarray | None = None
         # clipping bounds for frame-less updates before any frame: effectively none
         self._last_size: tuple[int, int] = (1 << 20, 1 << 20)
@@ -430,6 +457,21 @@ class MultiObjectTracker:
         """Correlation tracker updates run so far, the dominant cost of this tracker."""
         return self._dlib_updates
 
+    @property
+    def detections_rejected(self) -> int:
+        """Detections dropped as not trackable (non-finite, empty, far outside the image)."""
+        return self._detections_rejected
+
+    @property
+    def detections_over_cap(self) -> int:
+        """Detections dropped because a frame had more than ``max_detections``."""
+        return self._detections_over_cap
+
+    @property
+    def tracks_over_cap(self) -> int:
+        """New tracks not started because ``max_tracks`` tracks were live."""
+        return self._tracks_over_cap
+
     def update(
         self,
         frame_bgr: np.ndarray | None,
@@ -462,6 +504,8 @@ class MultiObjectTracker:
             gray = _to_gray(frame_bgr)
             height, width = gray.shape
             self._last_size = (width, height)
+        if detections is not None:
+            detections = self._bounded(detections, (width, height))
         prev_gray = self._prev_gray
         if gray is not None and prev_gray is not None and prev_gray.shape != gray.shape:
             # A new resolution invalidates every correlation model and the previous frame.
@@ -473,6 +517,7 @@ class MultiObjectTracker:
         for track in self._tracks:
             track.predict()
         crowded = self._crowded()
+        self._dlib_allowed = self._dlib_priority()
 
         if detections is not None:
             matched, new_detections, looks = self._match(detections, frame_bgr)
@@ -480,7 +525,8 @@ class MultiObjectTracker:
             hidden = self._covered(missed, detections.xyxy)
             for track, is_hidden in zip(missed, hidden, strict=True):
                 self._on_missed(track, gray, prev_gray, is_hidden, id(track) in crowded)
-            for j in new_detections:
+            # highest scores first, so that the max_tracks cap keeps the best
+            for j in sorted(new_detections, key=lambda k: -detections.scores[k]):
                 self._start_track(detections, j, looks[j])
         else:
             # Tentative tracks are carried too: without it, an object that moves more than
@@ -631,7 +677,39 @@ class MultiObjectTracker:
         else:
             self._carry(track, gray, prev_gray)
 
+    def _bounded(self, detections: Detections, image_size: tuple[int, int]) -> Detections:
+        """Drop boxes no tracker state may come from, then keep the ``max_detections`` best.
+
+        Without a frame and before any, the image size is unknown (``_last_size`` is huge)
+        and only the absolute bounds apply.
+        """
+        if not len(detections):
+            return detections
+        known = image_size if max(image_size) < (1 << 20) else None
+        ok = sane_boxes(detections.xyxy, known)
+        if not ok.all():
+            self._detections_rejected += int((~ok).sum())
+            detections = detections.select(ok)
+        cap = self.config.max_detections
+        if len(detections) > cap:
+            self._detections_over_cap += len(detections) - cap
+            keep = np.sort(np.argsort(-detections.scores, kind="stable")[:cap])
+            detections = detections.select(keep)
+        return detections
+
+    def _dlib_priority(self) -> set[int]:
+        """``id()`` of the tracks dlib may carry on this frame (``max_correlation_trackers``)."""
+        cap = self.config.max_correlation_trackers
+        live = [t for t in self._tracks if t.state is not TrackState.LOST]
+        if len(live) <= cap:
+            return {id(t) for t in live}
+        live.sort(key=lambda t: (t.state is not TrackState.CONFIRMED, -t.hits))
+        return {id(t) for t in live[:cap]}
+
     def _carry(self, track: Track, gray: np.ndarray | None, prev_gray: np.ndarray | None) -> None:
+        if id(track) not in self._dlib_allowed:
+            track.coast()
+            return
         if gray is None or not self.config.use_correlation_tracker:
             track.coast()
             return
@@ -643,6 +721,9 @@ class MultiObjectTracker:
     def _start_track(
         self, detections: Detections, j: int, appearance: np.ndarray | None = None
     ) -> None:
+        if len(self._tracks) >= self.config.max_tracks:
+            self._tracks_over_cap += 1
+            return
         track = Track(detections.xyxy[j], detections.scores[j], detections.class_names[j])
         track.observe_appearance(appearance)
         self._tracks_started += 1
@@ -658,9 +739,11 @@ class MultiObjectTracker:
     def _remove_stale(self, width: int, height: int) -> None:
         keep = []
         for track in self._tracks:
+            box = track.xyxy
             if (
                 track.frames_since_detection > self.config.max_lost_frames
-                or inside_fraction(track.xyxy, width, height) == 0.0
+                or not np.all(np.abs(box) <= MAX_COORDINATE)  # also catches NaN
+                or inside_fraction(box, width, height) == 0.0
             ):
                 track.state = TrackState.REMOVED
             if track.state is not TrackState.REMOVED:
