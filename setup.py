@@ -29,6 +29,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mot_node = mot_ros.ros.node:main",
+            "mot_lifecycle_node = mot_ros.ros.node:lifecycle_main",
             "video_publisher = mot_ros.ros.video_publisher:main",
             "track_recorder = mot_ros.ros.recorder:main",
         ],

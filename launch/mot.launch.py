@@ -3,6 +3,8 @@
     ros2 launch mot_ros mot.launch.py image:=/camera/image_raw
     ros2 launch mot_ros mot.launch.py video:=/path/to/video.mp4     # no camera needed
     ros2 launch mot_ros mot.launch.py namespace:=robot1 params_file:=/path/to/my.yaml
+    ros2 launch mot_ros mot.launch.py lifecycle:=true   # managed node, configured + activated
+    ros2 launch mot_ros mot.launch.py lifecycle:=true autostart:=false  # left unconfigured
 
 Parameters come from the YAML file only; this file passes it and remaps topics.
 """
@@ -10,11 +12,21 @@ Parameters come from the YAML file only; this file passes it and remaps topics.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import LaunchConfigurationNotEquals
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    OpaqueFunction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
+from launch.conditions import IfCondition, LaunchConfigurationNotEquals, UnlessCondition
+from launch.events import matches_action
+from launch.substitutions import AndSubstitution, LaunchConfiguration
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
 
 from launch import LaunchDescription
 
@@ -37,6 +49,20 @@ def generate_launch_description():
     image = LaunchConfiguration("image")
     video = LaunchConfiguration("video")
     use_sim_time = LaunchConfiguration("use_sim_time")
+    lifecycle = LaunchConfiguration("lifecycle")
+    autostart = AndSubstitution(lifecycle, LaunchConfiguration("autostart"))
+    node_args = dict(
+        package="mot_ros",
+        name="mot_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
+        remappings=[("image", image)],
+        output="screen",
+        emulate_tty=True,
+    )
+    managed = LifecycleNode(
+        executable="mot_lifecycle_node", condition=IfCondition(lifecycle), **node_args
+    )
 
     return LaunchDescription(
         [
@@ -70,6 +96,16 @@ def generate_launch_description():
                 description="Fast DDS profile with a shared-memory segment large "
                 "enough for camera images; empty to keep yours.",
             ),
+            DeclareLaunchArgument(
+                "lifecycle",
+                default_value="false",
+                description="Start the managed (lifecycle) variant of the node.",
+            ),
+            DeclareLaunchArgument(
+                "autostart",
+                default_value="true",
+                description="With lifecycle:=true, configure and activate it at once.",
+            ),
             OpaqueFunction(function=_fastdds_profile_env),
             Node(
                 package="mot_ros",
@@ -84,15 +120,31 @@ def generate_launch_description():
                 condition=LaunchConfigurationNotEquals("video", ""),
                 output="screen",
             ),
-            Node(
-                package="mot_ros",
-                executable="mot_node",
-                name="mot_node",
-                namespace=LaunchConfiguration("namespace"),
-                parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
-                remappings=[("image", image)],
-                output="screen",
-                emulate_tty=True,
+            Node(executable="mot_node", condition=UnlessCondition(lifecycle), **node_args),
+            managed,
+            # autostart: configure at once, activate when configure succeeded
+            RegisterEventHandler(
+                OnStateTransition(
+                    target_lifecycle_node=managed,
+                    start_state="configuring",
+                    goal_state="inactive",
+                    entities=[
+                        EmitEvent(
+                            event=ChangeState(
+                                lifecycle_node_matcher=matches_action(managed),
+                                transition_id=Transition.TRANSITION_ACTIVATE,
+                            )
+                        )
+                    ],
+                ),
+                condition=IfCondition(autostart),
+            ),
+            EmitEvent(
+                event=ChangeState(
+                    lifecycle_node_matcher=matches_action(managed),
+                    transition_id=Transition.TRANSITION_CONFIGURE,
+                ),
+                condition=IfCondition(autostart),
             ),
         ]
     )

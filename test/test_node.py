@@ -52,7 +52,7 @@ class Driver:
         self.seq += 1
         h = Header()
         h.stamp.sec, h.stamp.nanosec = 1000 + self.seq, 123
-        h.frame_id = f"cam_{self.seq}"
+        h.frame_id = "camera"  # one camera: a new frame_id would reset the tracks
         return h
 
     def wait_matched(self, timeout: float = 20.0) -> None:
@@ -176,7 +176,7 @@ def _bad_images(driver, frame):
     good = bgr_to_image(frame, driver.header())
     cases = []
     for mutate in (
-        lambda m: setattr(m, "encoding", "16UC1"),
+        lambda m: setattr(m, "encoding", "32FC1"),
         lambda m: setattr(m, "encoding", "jpeg"),
         lambda m: setattr(m, "step", 7),
         lambda m: setattr(m, "data", bytes(m.data)[:1000]),
@@ -201,7 +201,7 @@ def test_bad_images_are_dropped_and_the_node_keeps_running(driver, walk, trackin
     tracks = driver.send_and_wait(good)
     assert tracks.detections, "a good frame after bad ones is tracked again"
     out = tracking_node.output()
-    assert "dropping image" in out and "unsupported encoding '16UC1'" in out
+    assert "dropping image" in out and "unsupported encoding '32FC1'" in out
 
 
 def test_tiny_and_mono_images_are_handled(driver, walk):

@@ -1,17 +1,30 @@
 """Conversions between ROS messages and the core types, in one place.
 
 This module imports message packages but not rclpy, so it is tested without a graph.
-``cv_bridge`` is deliberately not used: the ROS 2 one is not available outside a ROS
-distribution and the three encodings a camera sends are a few lines of NumPy; the checks
-below reject the malformed images (wrong step, short data) that would make cv_bridge raise.
+
+Images: every encoding a common camera driver or bag sends becomes one HxWx3 uint8 BGR
+array (:func:`image_to_bgr`), honouring ``step`` row padding and ``is_bigendian``;
+JPEG and PNG ``CompressedImage`` messages are decoded by :func:`compressed_to_bgr`.
+16-bit images are scaled to 8 bits as cv_bridge does (``v * 255 / 65535``), Bayer mosaics
+are demosaiced and YUV 4:2:2 converted with OpenCV. Every malformed message (unknown
+encoding, zero size, a step smaller than a row, short data, corrupt or truncated
+compressed data, a decompression bomb) raises :class:`ImageConversionError` before
+anything reaches OpenCV.
+
+cv_bridge: on a robot the ROS 2 ``cv_bridge`` is used for the encodings where it is
+importable and agrees with this module's own conversion on a probe image (checked once;
+see :func:`conversion_backend`). The own path exists because cv_bridge is not on any
+registry the project's CI reaches (the PyPI package of that name is a ROS 1 copy that
+fails with NumPy 2) and because cv_bridge itself raises on the malformed messages above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import (
     Detection2D,
@@ -21,31 +34,54 @@ from vision_msgs.msg import (
     VisionClass,
 )
 
-from mot_ros.types import Detections, TrackedObject
+from mot_ros.types import Detections, TrackedObject, sane_boxes
 
-# encoding -> (channels, conversion to BGR or None when already BGR)
-_ENCODINGS: dict[str, tuple[int, int | None]] = {}
-
-
-def _encodings() -> dict[str, tuple[int, int | None]]:
-    if not _ENCODINGS:
-        import cv2
-
-        _ENCODINGS.update(
-            {
-                "bgr8": (3, None),
-                "rgb8": (3, cv2.COLOR_RGB2BGR),
-                "mono8": (1, cv2.COLOR_GRAY2BGR),
-                "8UC1": (1, cv2.COLOR_GRAY2BGR),
-                "8UC3": (3, None),
-                "bgra8": (4, cv2.COLOR_BGRA2BGR),
-                "rgba8": (4, cv2.COLOR_RGBA2BGR),
-            }
-        )
-    return _ENCODINGS
+# Largest image (pixels) accepted, raw or compressed: 50 MP is above any robot camera and
+# stops a few-byte PNG that claims 60000 x 60000 from allocating gigabytes.
+MAX_PIXELS = 50_000_000
 
 
-SUPPORTED_ENCODINGS = ("bgr8", "rgb8", "mono8", "8UC1", "8UC3", "bgra8", "rgba8")
+@dataclass(frozen=True)
+class _Encoding:
+    channels: int
+    bytes_per_channel: int  # 1 or 2
+    to_bgr: str | None  # name of the cv2 colour code, None when already BGR
+
+
+def _table() -> dict[str, _Encoding]:
+    e = _Encoding
+    t = {
+        "bgr8": e(3, 1, None),
+        "8UC3": e(3, 1, None),
+        "rgb8": e(3, 1, "COLOR_RGB2BGR"),
+        "bgra8": e(4, 1, "COLOR_BGRA2BGR"),
+        "8UC4": e(4, 1, "COLOR_BGRA2BGR"),
+        "rgba8": e(4, 1, "COLOR_RGBA2BGR"),
+        "mono8": e(1, 1, "COLOR_GRAY2BGR"),
+        "8UC1": e(1, 1, "COLOR_GRAY2BGR"),
+        "bgr16": e(3, 2, None),
+        "16UC3": e(3, 2, None),
+        "rgb16": e(3, 2, "COLOR_RGB2BGR"),
+        "bgra16": e(4, 2, "COLOR_BGRA2BGR"),
+        "rgba16": e(4, 2, "COLOR_RGBA2BGR"),
+        "mono16": e(1, 2, "COLOR_GRAY2BGR"),
+        "16UC1": e(1, 2, "COLOR_GRAY2BGR"),
+        # YUV 4:2:2, two bytes per pixel. ROS "yuv422" is UYVY byte order, "yuv422_yuy2" YUYV.
+        "yuv422": e(2, 1, "COLOR_YUV2BGR_UYVY"),
+        "uyvy": e(2, 1, "COLOR_YUV2BGR_UYVY"),
+        "yuv422_yuy2": e(2, 1, "COLOR_YUV2BGR_YUY2"),
+        "yuyv": e(2, 1, "COLOR_YUV2BGR_YUY2"),
+    }
+    # OpenCV names a Bayer pattern by the second row's first two pixels, ROS by the first
+    # row's: ROS rggb is OpenCV's BayerBG (the mapping cv_bridge uses too).
+    for ros, cv in (("rggb", "BG"), ("bggr", "RG"), ("gbrg", "GR"), ("grbg", "GB")):
+        t[f"bayer_{ros}8"] = e(1, 1, f"COLOR_Bayer{cv}2BGR")
+        t[f"bayer_{ros}16"] = e(1, 2, f"COLOR_Bayer{cv}2BGR")
+    return t
+
+
+_ENCODINGS = _table()
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 
 
 class ImageConversionError(ValueError):
@@ -55,23 +91,25 @@ class ImageConversionError(ValueError):
 def image_to_bgr(msg: Image) -> np.ndarray:
     """A contiguous HxWx3 uint8 BGR array from a ``sensor_msgs/Image``.
 
-    Raises :class:`ImageConversionError` for an unsupported encoding, a zero size, a step
-    smaller than a row, or data shorter than ``height * step``: all things a driver or a
-    bag can send and that must not reach OpenCV.
+    Raises :class:`ImageConversionError` for an unsupported encoding, a zero or huge size,
+    a step smaller than a row, data shorter than ``height * step``, or a size the encoding
+    cannot have (odd width in YUV 4:2:2, Bayer smaller than 2x2).
     """
-    table = _encodings()
-    if msg.encoding not in table:
+    enc = _ENCODINGS.get(msg.encoding)
+    if enc is None:
         raise ImageConversionError(
             f"unsupported encoding '{msg.encoding}' (supported: {', '.join(SUPPORTED_ENCODINGS)})"
         )
-    channels, code = table[msg.encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ImageConversionError(f"empty image ({width}x{height})")
-    row = width * channels
+    if height * width > MAX_PIXELS:
+        raise ImageConversionError(f"image {width}x{height} exceeds {MAX_PIXELS} pixels")
+    row = width * enc.channels * enc.bytes_per_channel
     if step < row:
         raise ImageConversionError(
-            f"step {step} is smaller than width*channels = {width}*{channels} = {row}"
+            f"step {step} is smaller than width*channels*bytes = "
+            f"{width}*{enc.channels}*{enc.bytes_per_channel} = {row}"
         )
     data = msg.data
     size = len(data)
@@ -79,17 +117,187 @@ def image_to_bgr(msg: Image) -> np.ndarray:
         raise ImageConversionError(
             f"data has {size} bytes, expected height*step = {height}*{step} = {height * step}"
         )
+    if enc.channels == 2 and width % 2:
+        raise ImageConversionError(f"{msg.encoding} needs an even width, got {width}")
+    if msg.encoding.startswith("bayer_") and (width < 2 or height < 2):
+        raise ImageConversionError(
+            f"{msg.encoding} needs at least 2x2 pixels, got {width}x{height}"
+        )
+    bridged = _bridge_convert(msg)
+    if bridged is not None:
+        return bridged
     buf = np.frombuffer(
         memoryview(data) if not isinstance(data, np.ndarray) else data,
         dtype=np.uint8,
         count=height * step,
     )
-    img = buf.reshape(height, step)[:, :row].reshape(height, width, channels)
-    if code is None:
+    rows = buf.reshape(height, step)[:, :row]
+    if enc.bytes_per_channel == 2:
+        order = ">" if msg.is_bigendian else "<"
+        wide = np.ascontiguousarray(rows).view(f"{order}u2").astype(np.uint16, copy=False)
+        img = _to_8bit(wide).reshape(height, width, enc.channels)
+    else:
+        img = rows.reshape(height, width, enc.channels)
+    return _color_to_bgr(img, enc)
+
+
+def _to_8bit(wide: np.ndarray) -> np.ndarray:
+    """16 -> 8 bits the way cv_bridge does it: ``round(v * 255 / 65535)``."""
+    return ((wide.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _color_to_bgr(img: np.ndarray, enc: _Encoding) -> np.ndarray:
+    if enc.to_bgr is None:
         return np.ascontiguousarray(img)
     import cv2
 
-    return cv2.cvtColor(img if channels > 1 else img[:, :, 0], code)
+    src = img[:, :, 0] if enc.channels == 1 else img
+    try:
+        return cv2.cvtColor(np.ascontiguousarray(src), getattr(cv2, enc.to_bgr))
+    except cv2.error as exc:  # pragma: no cover - the checks above should prevent it
+        raise ImageConversionError(f"OpenCV could not convert the image: {exc}") from exc
+
+
+# --- compressed images ----------------------------------------------------------------
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8"
+
+
+def compressed_to_bgr(msg: CompressedImage) -> np.ndarray:
+    """An HxWx3 uint8 BGR array from a JPEG or PNG ``sensor_msgs/CompressedImage``.
+
+    ``format`` follows compressed_image_transport (``"jpeg"``, ``"png"``, or
+    ``"bgr8; jpeg compressed bgr8"``); the data's own signature decides, so an empty or
+    wrong format string still works for valid data. Raises :class:`ImageConversionError`
+    for other formats (``compressedDepth``, ...), data whose header is missing, whose size
+    exceeds :data:`MAX_PIXELS`, that is truncated, or that OpenCV cannot decode.
+    """
+    fmt = str(msg.format).lower()
+    if "compresseddepth" in fmt:
+        raise ImageConversionError("compressedDepth (16-bit depth PNG) images are not supported")
+    data = bytes(msg.data)
+    if data.startswith(_PNG_MAGIC):
+        kind, size = "png", _png_size(data)
+    elif data.startswith(_JPEG_MAGIC):
+        kind, size = "jpeg", _jpeg_size(data)
+        if b"\xff\xd9" not in data[-64:]:
+            raise ImageConversionError("truncated JPEG: no end-of-image marker")
+    else:
+        raise ImageConversionError(
+            f"compressed data ({len(data)} bytes, format '{msg.format}') is neither JPEG nor PNG"
+        )
+    if size is None:
+        raise ImageConversionError(f"corrupt {kind} header")
+    width, height = size
+    if width == 0 or height == 0 or width * height > MAX_PIXELS:
+        raise ImageConversionError(f"{kind} size {width}x{height} is empty or too large")
+    import cv2
+
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.shape[:2] != (height, width):
+        raise ImageConversionError(f"corrupt {kind} data ({len(data)} bytes)")
+    return np.ascontiguousarray(img)
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    # signature (8), IHDR length (4), "IHDR" (4), width (4), height (4)
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the first start-of-frame marker, without decoding."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return None
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            if i + 9 > n:
+                return None
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + length
+    return None
+
+
+# --- cv_bridge, where a ROS 2 distribution provides it -----------------------------------
+_BRIDGE: dict[str, object] = {}
+
+
+def _probe_image(encoding: str) -> Image:
+    """A small deterministic image in ``encoding`` (8x6, padded rows)."""
+    enc = _ENCODINGS[encoding]
+    rng = np.random.default_rng(7)
+    width, height = 8, 6
+    row = width * enc.channels * enc.bytes_per_channel
+    step = row + 4
+    data = rng.integers(0, 256, size=height * step, dtype=np.uint8)
+    msg = Image()
+    msg.height, msg.width, msg.step, msg.encoding = height, width, step, encoding
+    msg.is_bigendian = 0
+    msg.data = data.tobytes()
+    return msg
+
+
+def _load_bridge() -> None:
+    """Import cv_bridge once and keep the encodings where it agrees with the own path."""
+    _BRIDGE["bridge"] = None
+    _BRIDGE["encodings"] = frozenset()
+    try:
+        from cv_bridge import CvBridge
+
+        bridge = CvBridge()
+    except Exception as exc:  # noqa: BLE001 - absent or broken: the own path is used
+        _BRIDGE["reason"] = f"cv_bridge not usable ({type(exc).__name__}: {exc})"
+        return
+    agreed = []
+    for encoding in SUPPORTED_ENCODINGS:
+        probe = _probe_image(encoding)
+        try:
+            theirs = np.asarray(bridge.imgmsg_to_cv2(probe, "bgr8"))
+        except Exception:  # noqa: BLE001, S112 - cv_bridge cannot do this encoding
+            continue
+        ours = image_to_bgr(probe)
+        if theirs.shape == ours.shape and np.abs(theirs.astype(int) - ours).max() <= 1:
+            agreed.append(encoding)
+    _BRIDGE["bridge"] = bridge if agreed else None
+    _BRIDGE["encodings"] = frozenset(agreed)
+    _BRIDGE["reason"] = (
+        f"cv_bridge for {', '.join(agreed)}; own conversion for the rest"
+        if agreed
+        else "cv_bridge disagrees with the own conversion on every encoding: not used"
+    )
+
+
+def _bridge_convert(msg: Image) -> np.ndarray | None:
+    if "bridge" not in _BRIDGE:
+        _load_bridge()
+    bridge = _BRIDGE["bridge"]
+    if bridge is None or msg.encoding not in _BRIDGE["encodings"]:
+        return None
+    try:
+        return np.ascontiguousarray(bridge.imgmsg_to_cv2(msg, "bgr8"))
+    except Exception:  # noqa: BLE001 - fall back to the own path, which explains the failure
+        return None
+
+
+def conversion_backend() -> str:
+    """Which conversion :func:`image_to_bgr` uses, in words (logged by the node at start)."""
+    if "bridge" not in _BRIDGE:
+        _load_bridge()
+    return str(_BRIDGE["reason"])
 
 
 def bgr_to_image(img: np.ndarray, header: Header) -> Image:
@@ -133,30 +341,39 @@ def tracks_to_detection_array(tracks: Iterable[TrackedObject], header: Header) -
     return out
 
 
-def detection_array_to_detections(msg: Detection2DArray) -> Detections:
-    """Upstream detections (tracking-only mode) as :class:`Detections`.
+def detection_array_to_detections(msg: Detection2DArray) -> tuple[Detections, list[str]]:
+    """Upstream detections (tracking-only mode) as :class:`Detections`, one by one.
 
-    Each Detection2D's best hypothesis gives class and score; a detection without results
-    gets class "object" and score 1. Boxes with non-positive size are rejected with a
-    ValueError naming the index, since they cannot be tracked.
+    Each Detection2D's best hypothesis (finite scores only) gives class and score, clamped
+    to [0, 1]; a detection without results gets class "object" and score 1. A detection
+    that cannot be tracked (non-finite, non-positive size, coordinates beyond
+    :data:`mot_ros.types.MAX_COORDINATE`, no finite score) is left out and its reason
+    returned, so one bad box does not cost the message its good ones.
     """
-    boxes, scores, names = [], [], []
+    boxes, scores, names, rejected = [], [], [], []
     for i, det in enumerate(msg.detections):
         cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
         w, h = det.bbox.size_x, det.bbox.size_y
-        if not (w > 0 and h > 0) or not np.isfinite([cx, cy, w, h]).all():
-            raise ValueError(f"detection {i} has an invalid box (center {cx},{cy} size {w}x{h})")
-        boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            box = np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]])
+        if not (w > 0 and h > 0) or not sane_boxes(box)[0]:
+            rejected.append(f"detection {i} has an invalid box (center {cx},{cy} size {w}x{h})")
+            continue
         if det.results:
-            best = max(det.results, key=lambda r: r.hypothesis.score)
+            finite = [r for r in det.results if np.isfinite(r.hypothesis.score)]
+            if not finite:
+                rejected.append(f"detection {i} has no finite score")
+                continue
+            best = max(finite, key=lambda r: r.hypothesis.score)
             names.append(best.hypothesis.class_id or "object")
             scores.append(min(max(float(best.hypothesis.score), 0.0), 1.0))
         else:
             names.append("object")
             scores.append(1.0)
+        boxes.append(box[0])
     if not boxes:
-        return Detections.empty()
-    return Detections(np.array(boxes), np.array(scores), tuple(names))
+        return Detections.empty(), rejected
+    return Detections(np.array(boxes), np.array(scores), tuple(names)), rejected
 
 
 def make_label_info(class_names: Sequence[str], threshold: float, header: Header) -> LabelInfo:

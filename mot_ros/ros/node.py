@@ -2,24 +2,35 @@
 
 Topics (relative, so ``-r`` remapping and namespaces apply):
 
-- ``image`` (sensor_msgs/Image, subscribed): bgr8, rgb8, mono8 (and bgra8, rgba8).
+- ``image`` (sensor_msgs/Image, subscribed): every common camera encoding
+  (:data:`mot_ros.ros.conversions.SUPPORTED_ENCODINGS`).
+- ``image/compressed`` (sensor_msgs/CompressedImage, jpeg or png; subscribed instead of
+  ``image`` when ``image_transport`` is ``compressed``, following the image_transport naming).
 - ``detections`` (vision_msgs/Detection2DArray, subscribed when ``input: detections``).
 - ``tracks`` (vision_msgs/Detection2DArray): one Detection2D per confirmed track.
 - ``annotated_image`` (sensor_msgs/Image): the input with boxes, ids, classes, scores, rate.
 - ``label_info`` (vision_msgs/LabelInfo, transient local): the detector's class map.
-- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): frames, rate, processing time, tracks.
+- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): frames, rate, processing time, tracks,
+  bad inputs and callback errors.
 
-The image callback is short and guarded: a frame that cannot be converted is dropped with
-a throttled warning, and the node keeps running.
+Two nodes share all of this through :class:`MotLogic`: :class:`MotNode` (plain; starts
+working in its constructor) and :class:`MotLifecycleNode` (``rclpy.lifecycle``: configure
+loads the model, activate subscribes and publishes, deactivate stops, cleanup frees the
+model). Every callback is guarded (:mod:`mot_ros.ros.guards`): bad input is dropped with a
+throttled warning, an unexpected error is logged once with its traceback and counted, and
+the node keeps running.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 import statistics
 import sys
 import time
 from collections import deque
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
@@ -29,10 +40,11 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -42,21 +54,28 @@ from mot_ros.drawing import draw_tracks
 from mot_ros.ros.conversions import (
     ImageConversionError,
     bgr_to_image,
+    compressed_to_bgr,
     detection_array_to_detections,
     image_to_bgr,
     make_label_info,
     tracks_to_detection_array,
 )
+from mot_ros.ros.guards import CallbackErrors, RecentEvents, guarded
 from mot_ros.ros.parameters import PARAMETERS, MotConfig, ParamSpec, build_config
+from mot_ros.ros.stream import StreamWatch, stamp_ns
 from mot_ros.tracking.tracker import MultiObjectTracker
+from mot_ros.types import Detections
 
 RELIABILITY = {
     "best_effort": ReliabilityPolicy.BEST_EFFORT,
     "reliable": ReliabilityPolicy.RELIABLE,
 }
 
-
 _ARRAY_TYPES = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY}
+
+# Bad inputs and callback errors are reported in /diagnostics over the last this many
+# diagnostics periods (10 s by default): a level goes back to OK once the cause is gone.
+_DIAGNOSTICS_WINDOW_PERIODS = 10
 
 
 def _descriptor(p: ParamSpec) -> ParameterDescriptor:
@@ -73,16 +92,71 @@ def _descriptor(p: ParamSpec) -> ParameterDescriptor:
     return d
 
 
-class MotNode(Node):
-    """Detects and tracks objects in ``image`` and publishes ``tracks``."""
+def _failed_parameters(exc: BaseException) -> SetParametersResult:
+    return SetParametersResult(successful=False, reason=f"internal error: {exc!r}")
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__("mot_node", **kwargs)
-        self.config: MotConfig = self._declare_and_read_parameters()
+
+class MotLogic:
+    """Everything the plain and the lifecycle node do, on top of an rclpy ``Node``.
+
+    The steps are separate so that the lifecycle node can run them on its transitions:
+    :meth:`_mot_declare` (parameters, once), :meth:`_mot_load` (config, detector,
+    tracker), :meth:`_mot_open` (publishers, subscriptions, timer), :meth:`_mot_close`
+    and :meth:`_mot_unload`. The plain node runs the first three in its constructor.
+    """
+
+    detector = None
+    tracker: MultiObjectTracker | None = None
+
+    # --- set-up and tear-down ---------------------------------------------------------
+    def _mot_declare(self) -> None:
+        values = {}
+        for p in PARAMETERS:
+            # arrays are declared by type: ROS cannot infer one from an empty default
+            default = _ARRAY_TYPES[p.array_of] if p.array_of else p.default
+            values[p.name] = self.declare_parameter(p.name, default, _descriptor(p)).value
+        self._param_values = values
+        window = _DIAGNOSTICS_WINDOW_PERIODS * float(values["diagnostics_period_sec"])
+        self.callback_errors = CallbackErrors(self.get_logger().error, window)
+        self.config: MotConfig | None = None
+        self._entities: list = []
+        self.tracks_pub = self.annotated_pub = self.label_pub = self.diag_pub = None
+        self._latest_image = None
+        self._reset_statistics()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _reset_statistics(self) -> None:
+        self.frames_received = 0
+        self.frames_processed = 0
+        self.frames_dropped_bad = 0
+        self.detections_rejected = 0
+        self.stream_resets = 0
+        window = _DIAGNOSTICS_WINDOW_PERIODS * float(self._param_values["diagnostics_period_sec"])
+        self.bad_inputs = RecentEvents(window)
+        self._proc_ms: deque[float] = deque(maxlen=300)
+        self._rate_hz: float | None = None
+        self._last_done: float | None = None
+        self._image_stream = StreamWatch("image")
+        self._detection_stream = StreamWatch("detections")
+        self._cap_counts = (0, 0)
+
+    def _mot_load(self) -> None:
+        """Validate the parameters and load the model; raises ValueError or ModelLoadError."""
+        self.config = build_config(self._param_values)
         cfg = self.config
-        self.detector = create_detector(cfg.detector) if cfg.node.input == "image" else None
+        if cfg.node.input == "image":
+            # The class filter is applied by the node (it can change at run time).
+            self.detector = create_detector(dataclasses.replace(cfg.detector, classes=()))
         self.tracker = MultiObjectTracker(cfg.tracker)
 
+    def _mot_unload(self) -> None:
+        self.detector = None
+        self.tracker = None
+        self.config = None
+        self._latest_image = None
+
+    def _mot_open(self) -> None:
+        cfg = self.config
         qos_in = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=cfg.node.queue_depth,
@@ -97,92 +171,167 @@ class MotNode(Node):
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.label_pub = self.create_publisher(LabelInfo, "label_info", latched)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-
-        self.image_sub = self.create_subscription(Image, "image", self._on_image, qos_in)
-        self.detections_sub = None
-        self._latest_image = None
-        if cfg.node.input == "detections":
-            self.detections_sub = self.create_subscription(
-                Detection2DArray, "detections", self._on_detections, 10
+        entities = [self.tracks_pub, self.label_pub, self.diag_pub]
+        if self.annotated_pub is not None:
+            entities.append(self.annotated_pub)
+        if cfg.node.image_transport == "compressed":
+            # image_transport's convention: the compressed stream of base topic T is
+            # T/compressed, where T is already resolved (remapped, namespaced).
+            topic = self.resolve_topic_name("image") + "/compressed"
+            entities.append(
+                self.create_subscription(CompressedImage, topic, self._on_compressed, qos_in)
             )
-
-        # statistics for /diagnostics and the drawn rate
-        self.frames_received = 0
-        self.frames_processed = 0
-        self.frames_dropped_bad = 0
-        self._proc_ms: deque[float] = deque(maxlen=300)
-        self._rate_hz: float | None = None
-        self._last_done: float | None = None
-        self.create_timer(cfg.node.diagnostics_period_sec, self._publish_diagnostics)
-
+        else:
+            entities.append(self.create_subscription(Image, "image", self._on_image, qos_in))
+        if cfg.node.input == "detections":
+            entities.append(
+                self.create_subscription(Detection2DArray, "detections", self._on_detections, 10)
+            )
+        entities.append(
+            self.create_timer(cfg.node.diagnostics_period_sec, self._publish_diagnostics)
+        )
+        self._entities = entities
         if self.detector is not None:
             self._publish_label_info()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f"ready: input={cfg.node.input}, model={cfg.detector.model_path or '(default)'}, "
             f"detection_interval={cfg.node.detection_interval}, "
-            f"reliability={cfg.node.reliability}"
+            f"reliability={cfg.node.reliability}, image_transport={cfg.node.image_transport}"
         )
 
-    # --- parameters -------------------------------------------------------------------
-    def _declare_and_read_parameters(self) -> MotConfig:
-        values = {}
-        for p in PARAMETERS:
-            # arrays are declared by type: ROS cannot infer one from an empty default
-            default = _ARRAY_TYPES[p.array_of] if p.array_of else p.default
-            values[p.name] = self.declare_parameter(p.name, default, _descriptor(p)).value
-        self._param_values = values
-        return build_config(values)
+    def _mot_close(self) -> None:
+        for entity in self._entities:
+            if hasattr(entity, "cancel"):  # a timer
+                entity.cancel()
+                self.destroy_timer(entity)
+            elif hasattr(entity, "publish"):
+                self.destroy_publisher(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._entities = []
+        self.tracks_pub = self.annotated_pub = self.label_pub = self.diag_pub = None
 
-    def _on_set_parameters(self, params):
+    # --- parameters -------------------------------------------------------------------
+    @guarded("parameter callback", fallback=_failed_parameters)
+    def _on_set_parameters(self, params) -> SetParametersResult:
         values = dict(self._param_values)
-        values.update({p.name: p.value for p in params if p.name in values})
+        for p in params:
+            if p.name in values:
+                values[p.name] = p.value
+            elif not p.name or not self.has_parameter(p.name):
+                # rclpy lets an empty name through its undeclared-parameter check
+                return SetParametersResult(
+                    successful=False, reason=f"unknown parameter name '{p.name}'"
+                )
+            # else: a parameter rclpy declared itself (use_sim_time, ...)
         try:
             config = build_config(values)
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self._param_values = values
+        if self.config is None:  # lifecycle node before configure: read there
+            return SetParametersResult(successful=True)
         self.config = config
+        if self.tracker is not None:
+            self.tracker.config = config.tracker  # from the next frame on
         if self.detector is not None and self.detector.threshold != (
             config.detector.confidence_threshold
         ):
             self.detector.threshold = config.detector.confidence_threshold
-            self._publish_label_info()  # latched: late subscribers see the new threshold
+            if self.label_pub is not None:
+                self._publish_label_info()  # latched: late subscribers see the new threshold
         return SetParametersResult(successful=True)
 
     # --- callbacks --------------------------------------------------------------------
     def _warn(self, text: str) -> None:
         self.get_logger().warning(text, throttle_duration_sec=self.config.node.warn_throttle_sec)
 
+    def _bad_input(self, what: str, header, exc: Exception) -> None:
+        self.frames_dropped_bad += 1
+        self.bad_inputs.add()
+        self._warn(f"dropping {what} (frame_id '{header.frame_id}'): {exc}")
+
+    @guarded("image callback")
     def _on_image(self, msg: Image) -> None:
         self.frames_received += 1
         start = time.perf_counter()
         try:
             frame = image_to_bgr(msg)
         except ImageConversionError as exc:
-            self.frames_dropped_bad += 1
-            self._warn(f"dropping image (frame_id '{msg.header.frame_id}'): {exc}")
+            self._bad_input("image", msg.header, exc)
             return
+        self._on_frame(msg, frame, start)
+
+    @guarded("compressed image callback")
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self.frames_received += 1
+        start = time.perf_counter()
+        try:
+            frame = compressed_to_bgr(msg)
+        except ImageConversionError as exc:
+            self._bad_input("compressed image", msg.header, exc)
+            return
+        self._on_frame(msg, frame, start)
+
+    def _on_frame(self, msg, frame: np.ndarray, start: float) -> None:
+        size = (int(frame.shape[1]), int(frame.shape[0]))
+        self._check_stream(self._image_stream, size, msg.header)
         if self.detector is None:  # tracking-only mode: keep the image for dlib
             self._latest_image = (msg.header.stamp, frame)
             return
         run_detector = self.frames_processed % self.config.node.detection_interval == 0
-        detections = self.detector.detect(frame) if run_detector else None
+        detections = self._filter_classes(self.detector.detect(frame)) if run_detector else None
         tracks = self.tracker.update(frame, detections)
+        self._after_update()
         self._publish(msg, frame, tracks, start)
 
+    @guarded("detections callback")
     def _on_detections(self, msg: Detection2DArray) -> None:
         start = time.perf_counter()
-        try:
-            detections = detection_array_to_detections(msg)
-        except ValueError as exc:
-            self._warn(f"dropping detections (stamp {msg.header.stamp.sec}): {exc}")
-            return
+        detections, rejected = detection_array_to_detections(msg)
+        if rejected:
+            self.detections_rejected += len(rejected)
+            self.bad_inputs.add()
+            self._warn(
+                f"dropped {len(rejected)} of {len(msg.detections)} detections "
+                f"(stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}): {rejected[0]}"
+            )
+        self._check_stream(self._detection_stream, None, msg.header)
         frame = None
         if self._latest_image is not None and self._latest_image[0] == msg.header.stamp:
             frame = self._latest_image[1]
-        tracks = self.tracker.update(frame, detections)
+        tracks = self.tracker.update(frame, self._filter_classes(detections))
+        self._after_update()
         self._publish(msg, frame, tracks, start)
+
+    def _filter_classes(self, detections: Detections) -> Detections:
+        allowed = self.config.detector.classes
+        if not allowed or not len(detections):
+            return detections
+        return detections.select([n in allowed for n in detections.class_names])
+
+    def _check_stream(self, watch: StreamWatch, size, header) -> None:
+        reason = watch.check(size, header.frame_id, stamp_ns(header.stamp))
+        if reason is None:
+            return
+        self.stream_resets += 1
+        self.tracker.reset(keep_ids=True)
+        self._latest_image = None
+        self.get_logger().info(
+            f"{reason}: tracks reset, new ids start at {self.tracker.tracks_confirmed + 1}"
+        )
+
+    def _after_update(self) -> None:
+        """Warn (throttled) when the tracker's caps dropped work on this frame."""
+        counts = (self.tracker.detections_over_cap, self.tracker.tracks_over_cap)
+        if counts != self._cap_counts:
+            cfg = self.config.tracker
+            self._warn(
+                f"caps reached: {counts[0]} detections beyond max_detections={cfg.max_detections}"
+                f" and {counts[1]} new tracks beyond max_tracks={cfg.max_tracks} dropped so far"
+                " (lowest scores first)"
+            )
+            self._cap_counts = counts
 
     def _publish(self, msg, frame, tracks, start: float) -> None:
         self.tracks_pub.publish(tracks_to_detection_array(tracks, msg.header))
@@ -216,56 +365,162 @@ class MotNode(Node):
 
     def statistics(self) -> dict[str, str]:
         ms = list(self._proc_ms)
-        return {
+        tracker = self.tracker
+        stats = {
             "frames_received": str(self.frames_received),
             "frames_processed": str(self.frames_processed),
             "frames_dropped_bad_input": str(self.frames_dropped_bad),
+            "bad_inputs_recent": str(self.bad_inputs.recent()),
+            "detections_rejected": str(self.detections_rejected),
+            "callback_errors": str(self.callback_errors.events.total),
+            "callback_errors_recent": str(self.callback_errors.events.recent()),
+            "stream_resets": str(self.stream_resets),
+            "recent_window_sec": f"{self.bad_inputs.window_sec:g}",
             "processing_ms_median": f"{statistics.median(ms):.2f}" if ms else "nan",
             "processing_ms_mean": f"{statistics.fmean(ms):.2f}" if ms else "nan",
             "rate_hz": f"{self._rate_hz:.2f}" if self._rate_hz else "0",
-            # ids handed out (confirmed tracks); candidates include one-off false positives
-            "tracks_started": str(self.tracker.tracks_confirmed),
-            "track_candidates": str(self.tracker.tracks_started),
-            "live_tracks": str(len(self.tracker.tracks)),
         }
+        if tracker is not None:
+            stats.update(
+                {
+                    # ids handed out (confirmed tracks); candidates include one-off false positives
+                    "tracks_started": str(tracker.tracks_confirmed),
+                    "track_candidates": str(tracker.tracks_started),
+                    "live_tracks": str(len(tracker.tracks)),
+                    "detections_over_cap": str(tracker.detections_over_cap),
+                    "tracks_over_cap": str(tracker.tracks_over_cap),
+                }
+            )
+        return stats
 
+    def diagnostic_level(self) -> tuple[int, str]:
+        """OK, or WARN while something went wrong within the recent window."""
+        errors = self.callback_errors.events.recent()
+        bad = self.bad_inputs.recent()
+        if self.frames_received == 0 and self.config.node.input == "image":
+            return DiagnosticStatus.WARN, "no images received yet"
+        if errors:
+            return DiagnosticStatus.WARN, f"{errors} callback errors in the last window"
+        if bad:
+            return DiagnosticStatus.WARN, f"{bad} bad inputs dropped in the last window"
+        return DiagnosticStatus.OK, "tracking"
+
+    @guarded("diagnostics timer")
     def _publish_diagnostics(self) -> None:
+        if self.diag_pub is None:
+            return
         arr = DiagnosticArray()
         arr.header = self._stamp_header()
         st = DiagnosticStatus()
         st.name = f"{self.get_fully_qualified_name()}: tracking"
         st.hardware_id = "mot_ros"
-        stale = self.frames_received == 0
-        st.level = (
-            DiagnosticStatus.WARN if stale or self.frames_dropped_bad else DiagnosticStatus.OK
-        )
-        st.message = "no images received yet" if stale else "tracking"
+        level, message = self.diagnostic_level()
+        st.level = level
+        st.message = message
         st.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
         arr.status.append(st)
         self.diag_pub.publish(arr)
 
 
-def main(args: list[str] | None = None) -> int:
+class MotNode(MotLogic, Node):
+    """Detects and tracks objects in ``image`` and publishes ``tracks``; works from the start.
+
+    Raises ``ValueError`` (bad parameters) or ``ModelLoadError`` from the constructor.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("mot_node", **kwargs)
+        self._mot_declare()
+        self._mot_load()
+        self._mot_open()
+
+
+class MotLifecycleNode(MotLogic, LifecycleNode):
+    """The same node as a managed (lifecycle) node.
+
+    configure: validate parameters and load the model (a failure leaves the node
+    unconfigured, with the reason logged); activate: subscribe and publish; deactivate:
+    stop both; cleanup: free the model; shutdown: all of it, from any state.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("mot_node", **kwargs)
+        self._mot_declare()
+        self.get_logger().info("unconfigured: waiting for the configure transition")
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._mot_load()
+        except (ModelLoadError, ValueError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self._mot_unload()
+            return TransitionCallbackReturn.FAILURE
+        self._reset_statistics()
+        self.get_logger().info("configured")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._mot_open()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._mot_close()
+        self.get_logger().info("inactive")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._mot_unload()
+        self.get_logger().info("cleaned up")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._mot_close()
+        self._mot_unload()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._mot_close()
+        self._mot_unload()
+        return TransitionCallbackReturn.SUCCESS
+
+
+def _sigterm_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(node_class, args: list[str] | None) -> int:
     rclpy.init(args=args)
+    # SIGTERM (launch, systemd, docker stop) ends the node like Ctrl-C: cleanly, exit 0.
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        node = MotNode()
+        node = node_class()
     except (ModelLoadError, ValueError) as exc:
         # a configuration problem: one clear line, a non-zero exit, no stack trace
         print(f"[mot_node] error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # SIGINT/SIGTERM shut the context down while a callback was publishing: a normal stop
     finally:
-        node.destroy_node()
+        try:
+            node.destroy_node()
+        except Exception:  # noqa: BLE001 - a half-shut context must not turn a stop into a crash
+            pass
         rclpy.try_shutdown()
     return 0
+
+
+def main(args: list[str] | None = None) -> int:
+    return _run(MotNode, args)
+
+
+def lifecycle_main(args: list[str] | None = None) -> int:
+    return _run(MotLifecycleNode, args)
 
 
 if __name__ == "__main__":
