@@ -258,22 +258,36 @@ def test_compressed_images_on_the_image_transport_topic(ros, tmp_path, frames):
         assert proc.stop() == 0, proc.output()
 
 
-def _transition(node, ns: str, transition: int) -> bool:
-    client = node.create_client(ChangeState, f"{ns}/mot_node/change_state")
-    assert client.wait_for_service(timeout_sec=10.0)
-    future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
-    assert spin_until(node, future.done, 120.0)
-    node.destroy_client(client)
-    return future.result().success
+class Lifecycle:
+    """Clients of a lifecycle node's change_state and get_state services, made once.
 
+    A client is used only after its service matched and a moment more: the service side
+    must also have discovered the client's reply topic, or the first reply can be lost.
+    """
 
-def _state(node, ns: str) -> int:
-    client = node.create_client(GetState, f"{ns}/mot_node/get_state")
-    assert client.wait_for_service(timeout_sec=10.0)
-    future = client.call_async(GetState.Request())
-    assert spin_until(node, future.done, 10.0)
-    node.destroy_client(client)
-    return future.result().current_state.id
+    def __init__(self, node, ns: str) -> None:
+        self.node = node
+        self.change = node.create_client(ChangeState, f"{ns}/mot_node/change_state")
+        self.get = node.create_client(GetState, f"{ns}/mot_node/get_state")
+        for client in (self.change, self.get):
+            assert client.wait_for_service(timeout_sec=20.0)
+        spin_until(node, lambda: False, 1.0)
+
+    def _call(self, client, request, timeout: float):
+        future = client.call_async(request)
+        assert spin_until(self.node, future.done, timeout), f"no reply from {client.srv_name}"
+        return future.result()
+
+    def transition(self, transition: int) -> bool:
+        request = ChangeState.Request(transition=Transition(id=transition))
+        return self._call(self.change, request, 120.0).success
+
+    def state(self) -> int:
+        for _ in range(3):  # a query is safe to repeat
+            future = self.get.call_async(GetState.Request())
+            if spin_until(self.node, future.done, 10.0):
+                return future.result().current_state.id
+        raise AssertionError("get_state never answered")
 
 
 def test_lifecycle_node_configures_activates_deactivates_and_cleans_up(ros, tmp_path, frames):
@@ -281,23 +295,23 @@ def test_lifecycle_node_configures_activates_deactivates_and_cleans_up(ros, tmp_
     proc = _start(tmp_path, ns, executable="mot_lifecycle_node", wait="unconfigured")
     probe = Probe(ns)
     try:
-        n = probe.node
-        assert _state(n, ns) == State.PRIMARY_STATE_UNCONFIGURED
+        lc = Lifecycle(probe.node, ns)
+        assert lc.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert probe.image_pub.get_subscription_count() == 0, "nothing before activate"
-        assert _transition(n, ns, Transition.TRANSITION_CONFIGURE)
-        assert _transition(n, ns, Transition.TRANSITION_ACTIVATE)
+        assert lc.transition(Transition.TRANSITION_CONFIGURE)
+        assert lc.transition(Transition.TRANSITION_ACTIVATE)
         probe.wait_matched(make=lambda: bgr_to_image(frames[0], probe.header()))
         out = [probe.send(bgr_to_image(f, probe.header())) for f in frames[:5]]
         assert out[-1].detections, "an active lifecycle node tracks like the plain one"
-        assert _transition(n, ns, Transition.TRANSITION_DEACTIVATE)
-        assert spin_until(n, lambda: probe.image_pub.get_subscription_count() == 0, 10.0)
-        assert _transition(n, ns, Transition.TRANSITION_CLEANUP)
-        assert _state(n, ns) == State.PRIMARY_STATE_UNCONFIGURED
+        assert lc.transition(Transition.TRANSITION_DEACTIVATE)
+        assert spin_until(probe.node, lambda: probe.image_pub.get_subscription_count() == 0, 10.0)
+        assert lc.transition(Transition.TRANSITION_CLEANUP)
+        assert lc.state() == State.PRIMARY_STATE_UNCONFIGURED
         # configure again (the model is loaded anew), then shut down from inactive
-        assert _transition(n, ns, Transition.TRANSITION_CONFIGURE)
-        assert _state(n, ns) == State.PRIMARY_STATE_INACTIVE
-        assert _transition(n, ns, Transition.TRANSITION_INACTIVE_SHUTDOWN)
-        assert _state(n, ns) == State.PRIMARY_STATE_FINALIZED
+        assert lc.transition(Transition.TRANSITION_CONFIGURE)
+        assert lc.state() == State.PRIMARY_STATE_INACTIVE
+        assert lc.transition(Transition.TRANSITION_INACTIVE_SHUTDOWN)
+        assert lc.state() == State.PRIMARY_STATE_FINALIZED
     finally:
         probe.close()
         assert proc.stop() == 0, proc.output()
@@ -317,8 +331,9 @@ def test_lifecycle_configure_fails_cleanly_on_a_missing_model(ros, tmp_path):
     )
     node = rclpy.create_node("lc_bad_probe")
     try:
-        assert not _transition(node, ns, Transition.TRANSITION_CONFIGURE)
-        assert _state(node, ns) == State.PRIMARY_STATE_UNCONFIGURED
+        lc = Lifecycle(node, ns)
+        assert not lc.transition(Transition.TRANSITION_CONFIGURE)
+        assert lc.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert proc.alive()
         assert "configure failed: " in proc.output() and str(missing) in proc.output()
     finally:
