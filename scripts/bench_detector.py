@@ -297,6 +297,135 @@ def backend_table(frames, video_name: str, sizes, threads, backends, reference_f
     print_table(header, rows, "{} {} {} {:.1f} {:.1f} {:.2f} {:.2f} {:.1e} {:.1e} {:.1e} {:.1e}")
 
 
+MOT15_PETS_GT = Path("~/.cache/mot_ros/mot15/PETS09-S2L1/gt/gt.txt").expanduser()
+
+#: The models table: (label, preset, backend, threads, extra DetectorConfig fields).
+MODEL_ROWS = (
+    ("person_ssdlite", "person_ssdlite", "onnxruntime", 2, {}),
+    ("person_ssdlite", "person_ssdlite", "onnxruntime", 1, {}),
+    ("oidv4", "oidv4", "litert", 2, {}),
+    ("oidv4", "oidv4", "litert", 1, {}),
+    ("oidv4", "oidv4", "onnxruntime", 2, {}),
+    ("oidv4", "oidv4", "onnxruntime", 1, {}),
+    ("coco", "coco", "litert", 2, {}),
+    ("coco", "coco", "litert", 1, {}),
+)
+
+
+def person_class(names: tuple[str, ...]) -> str:
+    return next(n for n in names if n.lower() == "person")
+
+
+def read_gt_boxes(path: Path) -> dict[int, np.ndarray]:
+    """MOT ground truth as ``{frame (0-based): (N, 4) x1, y1, x2, y2}``."""
+    from mot_ros.evaluation.mot_io import read_ground_truth
+
+    out = {}
+    for frame, rows in read_ground_truth(path).items():
+        # MOT files count pixels from 1; detector boxes from 0
+        boxes = [
+            (r.left - 1, r.top - 1, r.left - 1 + r.width, r.top - 1 + r.height)
+            for r in rows
+            if r.consider
+        ]
+        out[frame - 1] = np.array(boxes, np.float64).reshape(-1, 4)
+    return out
+
+
+def score_frames(per_frame, truth: dict[int, np.ndarray], person: str, min_iou=0.5):
+    """(true positives, ground-truth boxes, person detections) summed over frames."""
+    tp = n_truth = n_dets = 0
+    for index, dets in per_frame.items():
+        gt = truth.get(index, np.zeros((0, 4)))
+        mine = dets.xyxy[[n == person for n in dets.class_names]]
+        tp += match_counts(mine, gt, min_iou)
+        n_truth += len(gt)
+        n_dets += len(mine)
+    return tp, n_truth, n_dets
+
+
+def models_table(video: Path, gt: Path | None, step: int, max_frames: int, thresholds) -> None:
+    """Each preset x backend x threads: ms per frame and person recall/precision against the
+    MOT15 ground truth of the sample video (every ``step``-th frame)."""
+    import cv2
+
+    from mot_ros.detection.config import DetectorConfig
+    from mot_ros.detection.factory import create_detector
+
+    truth = read_gt_boxes(gt) if gt is not None and gt.is_file() else None
+    cap = cv2.VideoCapture(str(video))
+    frames = {}
+    index = 0
+    while len(frames) < max_frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            frames[index] = frame
+        index += 1
+    cap.release()
+    detectors = []
+    for label, preset, backend, n_threads, extra in MODEL_ROWS:
+        config = DetectorConfig(preset=preset, backend=backend, num_threads=n_threads, **extra)
+        det = create_detector(config)
+        det.threshold = min([config.confidence_threshold, *thresholds])
+        detectors.append((label, config, det))
+    load_before = os.getloadavg()
+    times = [[] for _ in detectors]
+    results = [{} for _ in detectors]
+    for k, frame in frames.items():
+        for j, (_, _, det) in enumerate(detectors):  # interleaved: load hits all alike
+            t0 = time.perf_counter()
+            results[j][k] = det.detect(frame)
+            times[j].append(time.perf_counter() - t0)
+    rows = []
+    for (label, config, det), t, res in zip(detectors, times, results, strict=True):
+        person = person_class(det.class_names)
+        for thr in sorted({config.confidence_threshold, *thresholds}):
+            if config.num_threads != 2 and thr != config.confidence_threshold:
+                continue
+            kept = {
+                k: d.__class__(
+                    d.xyxy[d.scores >= thr],
+                    d.scores[d.scores >= thr],
+                    tuple(n for n, s in zip(d.class_names, d.scores, strict=True) if s >= thr),
+                )
+                for k, d in res.items()
+            }
+            tp, n_truth, n_dets = score_frames(kept, truth, person) if truth else (0, 0, 0)
+            rows.append(
+                (
+                    label + (" (preset)" if thr == config.confidence_threshold else ""),
+                    config.backend,
+                    config.num_threads,
+                    f"{thr:.2f}",
+                    1000 * np.median(t),
+                    1000 * np.percentile(t, 90),
+                    f"{100 * tp / n_truth:.1f}" if n_truth else "-",
+                    f"{100 * tp / n_dets:.1f}" if n_dets else "-",
+                    np.mean([len(d) for d in kept.values()]),
+                )
+            )
+    print(
+        f"\nmodels: {len(frames)} frames of {video.name} (every {step}th), person class vs "
+        f"{'MOT15 ' + str(gt) if truth else 'no ground truth'} (IoU >= 0.5, per frame); "
+        f"timings interleaved, whole detect() call; load average before/after "
+        f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
+    header = (
+        "model",
+        "backend",
+        "thr",
+        "score >=",
+        "median ms",
+        "p90 ms",
+        "recall %",
+        "precision %",
+        "dets/frame",
+    )
+    print_table(header, rows, "{} {} {} {} {:.1f} {:.1f} {} {} {:.2f}")
+
+
 def print_table(header, rows, cell_formats: str) -> None:
     """A Markdown table; ``cell_formats`` holds one format spec per column, space-separated."""
     formats = cell_formats.split()
@@ -331,8 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tables",
-        default="backends,tiles",
-        help="which tables: backends, tiles or both (default backends,tiles)",
+        default="backends,models,tiles",
+        help="which tables: backends, models, tiles (default all three)",
     )
     parser.add_argument(
         "--tiles",
@@ -346,10 +475,25 @@ def main(argv: list[str] | None = None) -> int:
         default=DetectorConfig().tile_overlap,
         help="tile overlap where --tiles gives none (default: the node's, %(default)s)",
     )
+    parser.add_argument(
+        "--gt",
+        type=Path,
+        default=MOT15_PETS_GT,
+        help="MOT15 gt.txt of the sample video for the models table (default %(default)s)",
+    )
+    parser.add_argument("--gt-step", type=int, default=1, help="models table: every N-th frame")
+    parser.add_argument(
+        "--gt-frames", type=int, default=795, help="models table: at most this many frames"
+    )
+    parser.add_argument(
+        "--thresholds",
+        default="0.3,0.4,0.5",
+        help="models table: score thresholds besides each preset's (2 threads only)",
+    )
     args = parser.parse_args(argv)
     tables = {t.strip() for t in args.tables.split(",") if t.strip()}
-    if not tables or tables - {"backends", "tiles"}:
-        parser.error(f"--tables takes backends and/or tiles, got {args.tables!r}")
+    if not tables or tables - {"backends", "tiles", "models"}:
+        parser.error(f"--tables takes backends, tiles and/or models, got {args.tables!r}")
 
     from mot_ros.data import sample_video_path
 
@@ -365,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         backend_table(
             frames, str(args.video or "vtest.avi"), sizes, threads, backends, args.reference_frames
         )
+    if "models" in tables:
+        thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
+        models_table(video, args.gt, args.gt_step, args.gt_frames, thresholds)
     if "tiles" in tables:
         grids = [parse_tiles(g) for g in args.tiles.split(",") if g.strip()]
         fixture = args.video is None or video.name == "vtest.avi"

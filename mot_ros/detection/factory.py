@@ -13,16 +13,37 @@ from mot_ros.detection.opencv_backend import OpenCvSsdDetector
 def create_detector(config: DetectorConfig) -> Detector:
     """Build the detector for ``config.model_format`` on ``config.backend``, wrapped in a
     :class:`mot_ros.detection.tiling.TiledDetector` when ``tile_columns``/``tile_rows`` ask for
-    tiles; raises :class:`ModelLoadError`."""
-    base = _create_backend(config)
-    if (config.tile_columns, config.tile_rows) == (1, 1):
-        return base
-    from mot_ros.detection.tiling import TiledDetector
+    tiles (or in an :class:`~mot_ros.detection.tiling.AutoTiledDetector` when
+    ``time_budget_ms`` > 0) and in a :class:`mot_ros.detection.thresholds.ClassThresholdFilter` when
+    ``class_thresholds`` are set; raises :class:`ModelLoadError`."""
+    detector = _create_backend(config)
+    if config.time_budget_ms > 0:
+        from mot_ros.detection.tiling import AutoTiledDetector
 
-    return TiledDetector(base, (config.tile_columns, config.tile_rows), config.tile_overlap)
+        detector = AutoTiledDetector(detector, config.time_budget_ms, config.tile_overlap)
+    elif (config.tile_columns, config.tile_rows) != (1, 1):
+        from mot_ros.detection.tiling import TiledDetector
+
+        detector = TiledDetector(
+            detector, (config.tile_columns, config.tile_rows), config.tile_overlap
+        )
+    if config.class_thresholds:
+        from mot_ros.detection.thresholds import ClassThresholdFilter
+
+        try:
+            detector = ClassThresholdFilter(
+                detector, dict(config.class_thresholds), float(config.confidence_threshold)
+            )
+        except ValueError as exc:
+            raise ModelLoadError(str(exc)) from exc
+    return detector
 
 
 def _create_backend(config: DetectorConfig) -> Detector:
+    if config.model_format == "tflite_ssd":
+        from mot_ros.detection.tflite_backend import TfliteSsdDetector
+
+        return TfliteSsdDetector(config)
     if config.backend == "onnxruntime":
         try:
             from mot_ros.detection.onnx_backend import OnnxSsdDetector

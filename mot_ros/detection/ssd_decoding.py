@@ -321,3 +321,108 @@ class SsdPostprocess:
         boxes, scores_out, classes = boxes[nonempty], scores_out[nonempty], classes[nonempty]
         top = self.max_total_detections
         return boxes[:top], scores_out[:top], classes[:top]
+
+
+@dataclass(frozen=True)
+class SsdAnchorOptions:
+    """Anchor settings in the terms of MediaPipe's ``SsdAnchorsCalculator`` (the calculator
+    MediaPipe graphs run before decoding a raw-output TFLite SSD), so a model's published graph
+    settings can be copied field by field.
+
+    The defaults are the settings MediaPipe's Objectron graph uses for its OIDv4 SSD
+    MobileNetV2 (``object_detection_ssd_mobilenetv2_oidv4_fp16.tflite``): 6 layers, scales
+    0.2-0.95, strides 16..512, aspect ratios 1, 2, 0.5, 3, 0.3333 plus the interpolated one,
+    reduced boxes in the lowest layer, centres at ``(i + 0.5) / size``, a 300x300 input --
+    which is also the TF OD API's default anchor generator.
+
+    Differences from :func:`default_anchor_layers`: feature-map sizes come from ``strides``
+    (``ceil(input / stride)``), and consecutive layers with the same stride share one grid
+    (their anchors are pooled per location), as MediaPipe does.
+    """
+
+    num_layers: int = 6
+    min_scale: float = 0.2
+    max_scale: float = 0.95
+    input_size_height: int = 300
+    input_size_width: int = 300
+    strides: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5, 3.0, 0.3333)
+    anchor_offset_x: float = 0.5
+    anchor_offset_y: float = 0.5
+    reduce_boxes_in_lowest_layer: bool = True
+    interpolated_scale_aspect_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
+        object.__setattr__(self, "aspect_ratios", tuple(float(a) for a in self.aspect_ratios))
+        if self.num_layers < 1 or len(self.strides) != self.num_layers:
+            raise ValueError(
+                f"strides must list one stride per layer (num_layers={self.num_layers}), "
+                f"but got {self.strides}"
+            )
+        if any(s < 1 for s in self.strides):
+            raise ValueError(f"strides must be >= 1, but got {self.strides}")
+        if not 0 < self.min_scale <= self.max_scale:
+            raise ValueError(
+                f"need 0 < min_scale <= max_scale, but got {self.min_scale}, {self.max_scale}"
+            )
+        if not self.aspect_ratios or min(self.aspect_ratios) <= 0:
+            raise ValueError(f"aspect_ratios must be > 0, but got {self.aspect_ratios}")
+        for name in ("input_size_height", "input_size_width"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, but got {getattr(self, name)}")
+
+    def _scale(self, index: int) -> float:
+        if self.num_layers == 1:
+            return 0.5 * (self.min_scale + self.max_scale)
+        return self.min_scale + (self.max_scale - self.min_scale) * index / (self.num_layers - 1)
+
+    def layers(
+        self, input_size: tuple[int, int] | None = None
+    ) -> tuple[AnchorLayers, tuple[tuple[int, int], ...]]:
+        """Anchor shapes (normalised for the native input) and feature-map sizes ``(H, W)``
+        for an ``input_size = (height, width)`` (default: the native one)."""
+        h_in, w_in = input_size or (self.input_size_height, self.input_size_width)
+        shapes, box_sizes = [], []
+        layer = 0
+        while layer < self.num_layers:
+            specs: list[tuple[float, float]] = []  # (scale, aspect ratio)
+            last = layer
+            while last < self.num_layers and self.strides[last] == self.strides[layer]:
+                scale = self._scale(last)
+                if last == 0 and self.reduce_boxes_in_lowest_layer:
+                    specs += [(0.1, 1.0), (scale, 2.0), (scale, 0.5)]
+                else:
+                    specs += [(scale, a) for a in self.aspect_ratios]
+                    if self.interpolated_scale_aspect_ratio > 0:
+                        following = 1.0 if last == self.num_layers - 1 else self._scale(last + 1)
+                        specs.append(
+                            (math.sqrt(scale * following), self.interpolated_scale_aspect_ratio)
+                        )
+                last += 1
+            box_sizes.append(tuple((s / math.sqrt(a), s * math.sqrt(a)) for s, a in specs))
+            stride = self.strides[layer]
+            shapes.append((math.ceil(h_in / stride), math.ceil(w_in / stride)))
+            layer = last
+        return AnchorLayers(tuple(box_sizes)), tuple(shapes)
+
+    def anchors(self, input_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Centre-form anchors ``(yc, xc, h, w)`` for an ``input_size = (height, width)``;
+        anchor sizes keep their native size in pixels when the input differs (see the module
+        docstring). Centres use ``anchor_offset_x/y``."""
+        layers, shapes = self.layers(input_size)
+        h_in, w_in = input_size or (self.input_size_height, self.input_size_width)
+        scale = (self.input_size_height / h_in, self.input_size_width / w_in)
+        corners = layers.generate(shapes, scale)
+        center = to_center_form(corners)
+        if (self.anchor_offset_x, self.anchor_offset_y) != (0.5, 0.5):
+            parts, start = [], 0
+            for (fh, fw), per in zip(shapes, layers.anchors_per_location, strict=True):
+                n = fh * fw * per
+                ys = (np.repeat(np.arange(fh), fw * per) + self.anchor_offset_y) / fh
+                xs = (np.tile(np.repeat(np.arange(fw), per), fh) + self.anchor_offset_x) / fw
+                parts.append((start, start + n, ys, xs))
+                start += n
+            for a, b, ys, xs in parts:
+                center[a:b, 0], center[a:b, 1] = ys, xs
+        return center

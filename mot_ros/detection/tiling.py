@@ -128,10 +128,15 @@ class TiledDetector:
         grid: tuple[int, int] = (2, 1),
         overlap: float = 0.3,
         nms_threshold: float | None = None,
+        full_frame: bool = True,
     ) -> None:
         self.grid = check_grid(grid, overlap)
         self.overlap = float(overlap)
         self.base = base
+        #: Run the full frame too (the only pass that sees objects larger than a tile). Off
+        #: only for a single row of full-height tiles, which already see anything as tall as
+        #: the frame whole if it is narrower than the overlap.
+        self.full_frame = bool(full_frame)
         if nms_threshold is None:
             config = getattr(base, "config", None)
             nms_threshold = float(getattr(config, "nms_threshold", 0.45))
@@ -142,6 +147,14 @@ class TiledDetector:
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.base.class_names
+
+    @property
+    def class_ids(self) -> tuple[int, ...]:
+        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
+
+    @property
+    def config(self):
+        return getattr(self.base, "config", None)
 
     @property
     def threshold(self) -> float:
@@ -161,7 +174,8 @@ class TiledDetector:
         full = Window(0, 0, width, height)
         if not self.enabled:
             return [full]
-        return [full, *tile_windows(width, height, self.grid, self.overlap)]
+        tiles = tile_windows(width, height, self.grid, self.overlap)
+        return [full, *tiles] if self.full_frame else tiles
 
     def passes(self, image_bgr: np.ndarray) -> list[tuple[Window, Detections]]:
         """Each pass's detections, already shifted to frame pixels, before merging."""
@@ -272,3 +286,150 @@ def _nms_per_class(
         iou = inter / (area + area[i] - inter)
         suppressed |= (iou > threshold) & (labels == labels[i])
     return np.array(kept, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry chosen from the image size and a time budget
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """A tiling chosen for one image size: ``grid`` (cols, rows), ``full_frame``, the number
+    of network ``passes``, the expected ``cost_ms`` and ``magnification`` (network pixels per
+    image pixel of one pass, geometric mean of x and y: what makes a far person larger)."""
+
+    grid: tuple[int, int]
+    full_frame: bool
+    passes: int
+    cost_ms: float
+    magnification: float
+
+
+def _tile_size(length: int, count: int, overlap: float) -> int:
+    return (
+        length if count == 1 else min(length, math.ceil(length / (count - (count - 1) * overlap)))
+    )
+
+
+def plan_tiles(
+    width: int,
+    height: int,
+    input_size: tuple[int, int],
+    pass_ms: float,
+    budget_ms: float,
+    overlap: float = 0.3,
+) -> TilePlan:
+    """The most magnifying tiling of a ``width x height`` image whose ``passes * pass_ms``
+    fits in ``budget_ms`` (the full frame alone when nothing else fits).
+
+    Candidates have roughly square tiles (``cols ~ rows * width / height``): a square network
+    input then sees people at their true aspect instead of squeezed sideways, which is most of
+    what a 16:9 frame loses when stretched into 300x300. A grid of one row also comes without
+    the full frame: its tiles span the full height, so a near person is whole in one of them
+    when narrower than the overlap. Ties go to fewer passes.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, but got {width}x{height}")
+    if not pass_ms > 0 or not math.isfinite(pass_ms):
+        raise ValueError(f"pass_ms must be a positive number, but got {pass_ms!r}")
+    in_w, in_h = input_size
+
+    def magnification(tile_w: int, tile_h: int) -> float:
+        return math.sqrt((in_w / tile_w) * (in_h / tile_h))
+
+    best = TilePlan((1, 1), True, 1, pass_ms, magnification(width, height))
+    for rows in range(1, MAX_TILES_PER_AXIS + 1):
+        ideal = rows * width / height
+        for cols in {max(1, math.floor(ideal)), max(1, math.ceil(ideal)), math.ceil(ideal) + 1}:
+            if cols > MAX_TILES_PER_AXIS or (cols, rows) == (1, 1):
+                continue
+            tw, th = _tile_size(width, cols, overlap), _tile_size(height, rows, overlap)
+            gain = magnification(tw, th)
+            options = [True] if rows > 1 else [False, True]
+            for full in options:
+                passes = cols * rows + (1 if full else 0)
+                cost = passes * pass_ms
+                if cost > budget_ms:
+                    continue
+                better = gain > best.magnification + 1e-9 or (
+                    abs(gain - best.magnification) <= 1e-9 and passes < best.passes
+                )
+                if better:
+                    best = TilePlan((cols, rows), full, passes, cost, gain)
+    return best
+
+
+class AutoTiledDetector:
+    """Tiles laid out from the image size within a time budget (``time_budget_ms``).
+
+    On the first frame of each size it times one full-frame pass of ``base`` (median of three)
+    and picks :func:`plan_tiles`'s plan; the plan then stays fixed for that size, so the
+    output does not change with the machine's momentary load. ``plan`` holds the current one.
+    """
+
+    def __init__(
+        self,
+        base: Detector,
+        time_budget_ms: float,
+        overlap: float = 0.3,
+        input_size: tuple[int, int] | None = None,
+    ) -> None:
+        if not time_budget_ms > 0:
+            raise ValueError(f"time_budget_ms must be > 0, but got {time_budget_ms!r}")
+        check_grid((1, 1), overlap)
+        self.base = base
+        self.time_budget_ms = float(time_budget_ms)
+        self.overlap = float(overlap)
+        if input_size is None:
+            input_size = getattr(base, "input_size", None)
+        if input_size is None:
+            config = getattr(base, "config", None)
+            input_size = (getattr(config, "input_width", 300), getattr(config, "input_height", 300))
+        self.input_size = tuple(input_size)
+        self.plan: TilePlan | None = None
+        self._size: tuple[int, int] | None = None
+        self._tiled: TiledDetector | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.base.class_names
+
+    @property
+    def class_ids(self) -> tuple[int, ...]:
+        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
+
+    @property
+    def config(self):
+        return getattr(self.base, "config", None)
+
+    @property
+    def threshold(self) -> float:
+        return self.base.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.base.threshold = value
+
+    def _replan(self, image: np.ndarray) -> None:
+        import time
+
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            self.base.detect(image)
+            times.append(1000.0 * (time.perf_counter() - start))
+        h, w = image.shape[:2]
+        self.plan = plan_tiles(
+            w, h, self.input_size, float(np.median(times)), self.time_budget_ms, self.overlap
+        )
+        self._tiled = TiledDetector(
+            self.base, self.plan.grid, self.overlap, full_frame=self.plan.full_frame
+        )
+        self._size = (w, h)
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        image = validate_image(image_bgr)
+        if (image.shape[1], image.shape[0]) != self._size:
+            self._replan(image)
+        return self._tiled.detect(image)  # type: ignore[union-attr]

@@ -376,12 +376,24 @@ def detection_array_to_detections(msg: Detection2DArray) -> tuple[Detections, li
     return Detections(np.array(boxes), np.array(scores), tuple(names)), rejected
 
 
-def make_label_info(class_names: Sequence[str], threshold: float, header: Header) -> LabelInfo:
-    """``vision_msgs/LabelInfo``: the detector's class map (ids as the model numbers them)."""
+def make_label_info(
+    class_names: Sequence[str],
+    threshold: float,
+    header: Header,
+    class_ids: Sequence[int] | None = None,
+) -> LabelInfo:
+    """``vision_msgs/LabelInfo``: the detector's class map. Ids are the label map's (counting
+    from 0 without background, or as a numbered labels file gives them, e.g. the COCO ids with
+    their gaps); ``None`` numbers ``class_names`` from 0."""
     msg = LabelInfo()
     msg.header = header
     msg.threshold = float(threshold)
-    for i, name in enumerate(class_names):
+    ids = range(len(class_names)) if class_ids is None else class_ids
+    if len(ids) != len(class_names):
+        raise ValueError(
+            f"class_ids must have one id per class name ({len(class_names)}), got {len(ids)}"
+        )
+    for i, name in zip(ids, class_names, strict=True):
         vc = VisionClass()
         vc.class_id = i
         vc.class_name = name

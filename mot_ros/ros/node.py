@@ -194,7 +194,8 @@ class MotLogic:
         if self.detector is not None:
             self._publish_label_info()
         self.get_logger().info(
-            f"ready: input={cfg.node.input}, model={cfg.detector.model_path or '(default)'}, "
+            f"ready: input={cfg.node.input}, preset={cfg.detector.preset or 'none'}, "
+            f"model={getattr(self.detector, 'model_path', None) or cfg.detector.model_path}, "
             f"detection_interval={cfg.node.detection_interval}, "
             f"reliability={cfg.node.reliability}, image_transport={cfg.node.image_transport}"
         )
@@ -353,7 +354,10 @@ class MotLogic:
     def _publish_label_info(self) -> None:
         self.label_pub.publish(
             make_label_info(
-                self.detector.class_names, self.detector.threshold, self._stamp_header()
+                self.detector.class_names,
+                self.detector.threshold,
+                self._stamp_header(),
+                getattr(self.detector, "class_ids", None),
             )
         )
 

