@@ -152,8 +152,8 @@ def test_oidv4_preset_is_a_multiclass_tflite_ssd(oidv4):
 
 def test_oidv4_finds_the_checked_people(oidv4, vtest_frames):
     found, total, boxes = _people_found(oidv4, vtest_frames, "Person")
-    # measured: 15 of 21 at the preset threshold (the person model: 18 at 0.3)
-    assert total == 21 and found >= 14, (found, total)
+    # measured: 19 of 21 with 21 boxes at the preset threshold (the person model: 18 at 0.3)
+    assert total == 21 and found >= 17, (found, total)
     assert boxes - found <= 3
 
 
@@ -229,7 +229,7 @@ def test_coco_model_does_not_convert_to_onnx():
 
 def test_preset_fills_only_what_is_unset():
     c = DetectorConfig(preset="oidv4")
-    assert (c.model_format, c.backend, c.confidence_threshold) == ("tflite_ssd", "litert", 0.45)
+    assert (c.model_format, c.backend, c.confidence_threshold) == ("tflite_ssd", "litert", 0.42)
     assert DetectorConfig(preset="oidv4", confidence_threshold=0.6).confidence_threshold == 0.6
     # a config for another format ignores the preset instead of mixing the two
     caffe = DetectorConfig(
@@ -259,7 +259,7 @@ def test_class_thresholds_accept_mappings_and_pairs():
     a = DetectorConfig(preset="oidv4", class_thresholds={"Car": 0.6})
     b = DetectorConfig(preset="oidv4", class_thresholds=(("Car", 0.6),))
     assert a.class_thresholds == b.class_thresholds == (("Car", 0.6),)
-    assert a.threshold_for("Car") == 0.6 and a.threshold_for("Person") == 0.45
+    assert a.threshold_for("Car") == 0.6 and a.threshold_for("Person") == 0.42
 
 
 def test_unknown_class_names_name_the_model_classes():
