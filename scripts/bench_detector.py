@@ -125,7 +125,12 @@ def tiling_rows(frames, video: Path, grids, overlap: float, fixture: bool) -> li
     people = json.loads(PEOPLE.read_text())["frames"] if fixture else {}
     checked = read_frames_at(video, [int(k) for k in people])
     configs = [
-        DetectorConfig(tile_columns=c, tile_rows=r, tile_overlap=overlap if o is None else o)
+        DetectorConfig(
+            preset="person_ssdlite",
+            tile_columns=c,
+            tile_rows=r,
+            tile_overlap=overlap if o is None else o,
+        )
         for c, r, o in grids
     ]
     detectors = [create_detector(config) for config in configs]
@@ -187,9 +192,19 @@ def make_detector(backend: str, size: tuple[int, int], threads: int):
     kind, engine = BACKENDS[backend]
     w, h = size
     if kind == "onnxruntime":
-        return OnnxSsdDetector(DetectorConfig(input_width=w, input_height=h, num_threads=threads))
+        return OnnxSsdDetector(
+            DetectorConfig(
+                preset="person_ssdlite", input_width=w, input_height=h, num_threads=threads
+            )
+        )
     return OpenCvSsdDetector(
-        DetectorConfig(input_width=w, input_height=h, num_threads=threads, engine=engine)
+        DetectorConfig(
+            preset="person_ssdlite",
+            input_width=w,
+            input_height=h,
+            num_threads=threads,
+            engine=engine,
+        )
     )
 
 
@@ -699,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         rows = tiling_rows(frames, video, grids, args.tile_overlap, fixture)
         print(
-            f"\ntiling: onnxruntime 300x300, 2 threads, COLSxROWS@overlap, "
+            f"\ntiling: person_ssdlite, onnxruntime 300x300, 2 threads, COLSxROWS@overlap, "
             f"{len(frames)} frames; recall/precision on the hand-checked fixture frames"
             f"{'' if fixture else ' (not vtest.avi: skipped)'}; load average before/after "
             f"{load_before[0]:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"

@@ -32,7 +32,9 @@ def main() -> int:
     args = ap.parse_args()
 
     cap = cv2.VideoCapture(str(sample_video_path()))
-    detector = create_detector(DetectorConfig(model_path=str(default_model_path())))
+    detector = create_detector(
+        DetectorConfig(preset="person_ssdlite", model_path=str(default_model_path()))
+    )
     frames, detections = [], []
     while len(frames) < args.frames:
         ok, frame = cap.read()

@@ -345,16 +345,23 @@ def run_synthetic(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- sample video
 
 
-def read_frames_and_detections(count: int | None) -> tuple[list[np.ndarray], list[Detections]]:
-    """The first ``count`` frames of the sample video (all if None) and the default
-    detector's output on every one of them."""
+def read_frames_and_detections(
+    count: int | None, preset: str | None = None
+) -> tuple[list[np.ndarray], list[Detections]]:
+    """The first ``count`` frames of the sample video (all if None) and the person boxes of
+    the default detector (or of ``preset``) on every one of them: the ground truth of the
+    sample video has people only, so the multi-class default's other classes (the parked
+    cars) are left out, as ``detector.classes: [Person]`` would."""
     import cv2
 
     from mot_ros.data import sample_video_path
     from mot_ros.detection.config import DetectorConfig
     from mot_ros.detection.factory import create_detector
 
-    detector = create_detector(DetectorConfig())
+    detector = create_detector(
+        DetectorConfig() if preset is None else DetectorConfig(preset=preset)
+    )
+    person = next(n for n in detector.class_names if n.lower() == "person")
     capture = cv2.VideoCapture(str(sample_video_path()))
     frames: list[np.ndarray] = []
     stream: list[Detections] = []
@@ -364,7 +371,13 @@ def read_frames_and_detections(count: int | None) -> tuple[list[np.ndarray], lis
             if not ok:
                 break
             frames.append(frame)
-            stream.append(detector.detect(frame))
+            dets = detector.detect(frame)
+            keep = [k for k, n in enumerate(dets.class_names) if n == person]
+            stream.append(
+                Detections(
+                    dets.xyxy[keep], dets.scores[keep], tuple(dets.class_names[k] for k in keep)
+                )
+            )
     finally:
         capture.release()
     return frames, stream
@@ -379,7 +392,7 @@ def read_mot_ground_truth(path: Path) -> dict[int, list[GroundTruthRow]]:
 
 def run_vtest(args: argparse.Namespace) -> dict:
     count = None if args.vtest == 0 else args.vtest
-    frames, stream = read_frames_and_detections(count)
+    frames, stream = read_frames_and_detections(count, args.preset)
     print(
         f"# sample video: {len(frames)} frames, default detector: "
         f"{sum(len(d) for d in stream)} detections ({statistics.fmean(map(len, stream)):.1f} "
@@ -501,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
         help="with --vtest: a gt.txt for the sample video (MOT15 PETS09-S2L1 has the same "
         "frames) to score every method with MOT metrics",
     )  # fmt: skip
+    parser.add_argument(
+        "--preset", default=None, help="with --vtest: the detector preset (default: the node's)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     if any(i < 1 for i in args.intervals):

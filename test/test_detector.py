@@ -36,6 +36,8 @@ def DetectorConfig(**kwargs) -> detector_module.DetectorConfig:  # noqa: N802 - 
     """This file tests the OpenCV DNN backend; onnxruntime is covered by
     test_onnx_detector.py. Every config here runs on OpenCV unless a test says otherwise."""
     kwargs.setdefault("backend", "opencv" if kwargs.get("model_format") != "onnx_ssd" else "")
+    # the TF/Caffe/ONNX machinery is tested on the person SSDLite (a TF frozen graph)
+    kwargs.setdefault("preset", "person_ssdlite")
     return detector_module.DetectorConfig(**kwargs)
 
 

@@ -121,8 +121,16 @@ def walk(driver, sample_video):
 
 
 def test_label_info_is_latched_with_the_model_classes(driver):
+    from mot_ros.detection.config import read_labels_file
+    from mot_ros.detection.presets import PRESETS
+
     assert spin_until(driver.node, lambda: driver.labels, 10.0)
-    assert [c.class_name for c in driver.labels[0].class_map] == ["person"]
+    # the default (oidv4) label map as the package ships it, background ("???") left out
+    names = read_labels_file(PRESETS["oidv4"].labels_path())
+    assert names[0] == "???" and len(names) == 24
+    class_map = driver.labels[0].class_map
+    assert [c.class_name for c in class_map] == list(names[1:])
+    assert [c.class_id for c in class_map] == list(range(23))
 
 
 def test_tracks_carry_the_input_header(walk):
@@ -132,19 +140,22 @@ def test_tracks_carry_the_input_header(walk):
 
 
 def test_tracks_are_on_the_people_the_detector_sees(walk):
-    from mot_ros.data import default_model_path
     from mot_ros.detection.config import DetectorConfig
     from mot_ros.detection.factory import create_detector
 
-    detector = create_detector(DetectorConfig(model_path=str(default_model_path())))
-    matched = total = 0
+    detector = create_detector(DetectorConfig())  # the node's default detector
+    matched = total = people = 0
     for _, frame, tracks in walk[5:]:
         dets = detector.detect(frame)
         for t in detection_array_to_tracks(tracks):
             total += 1
-            matched += any(iou(t.xyxy, d) >= 0.5 for d in dets.xyxy)
-            assert t.class_name == "person"
-    assert total >= 35 * 3, f"expected several people per frame, got {total} boxes"
+            same = [
+                d for d, n in zip(dets.xyxy, dets.class_names, strict=True) if n == t.class_name
+            ]
+            matched += any(iou(t.xyxy, d) >= 0.5 for d in same)
+            assert t.class_name in detector.class_names
+            people += t.class_name == "Person"
+    assert people >= 35 * 3, f"expected several people per frame, got {people} boxes"
     assert matched / total >= 0.8, f"only {matched}/{total} track boxes are on a detection"
 
 

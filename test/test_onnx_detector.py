@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from mot_ros.data import default_model_path
-from mot_ros.detection.config import DetectorConfig, ModelLoadError
+from mot_ros.detection import config as detector_module
+from mot_ros.detection.config import ModelLoadError
 from mot_ros.detection.formats import tf_to_onnx
 from mot_ros.detection.formats.ssd_reference import SsdReference, _field
 from mot_ros.detection.formats.tf_graphdef import GraphDef, GraphDefError
@@ -39,6 +40,12 @@ from mot_ros.detection.ssd_decoding import (
 )
 
 TOL = 1e-3  # on normalised box coordinates and on scores
+
+
+def DetectorConfig(**kwargs) -> detector_module.DetectorConfig:  # noqa: N802 - reads as the class
+    """The TF -> ONNX path is tested on the person SSDLite (a TF frozen graph)."""
+    kwargs.setdefault("preset", "person_ssdlite")
+    return detector_module.DetectorConfig(**kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,7 @@ class DetectorConfig:
     tile_columns: int = 1
     tile_rows: int = 1
     tile_overlap: float = 0.3
-    preset: str = "person_ssdlite"
+    preset: str = "oidv4"
     class_thresholds: tuple[tuple[str, float], ...] = ()
     time_budget_ms: float = 0.0
 
