@@ -161,12 +161,13 @@ def test_runtime_parameters_apply_from_the_next_frame(probe, frames):
     assert all(r.successful for r in _set(probe, Parameter("tracker.min_hits", value=3)))
     probe.frame_id = "camera_b"
     assert not probe.send(bgr_to_image(frames[1], probe.header())).detections
-    # the class filter changes at run time too: nothing is a bicycle
-    assert _set(probe, Parameter("detector.classes", value=["bicycle"]))[0].successful
+    # the class filter changes at run time too: nothing is a bicycle (names as the default
+    # oidv4 label map spells them)
+    assert _set(probe, Parameter("detector.classes", value=["Bicycle"]))[0].successful
     probe.frame_id = "camera_c"
     for frame in frames[2:6]:
         assert not probe.send(bgr_to_image(frame, probe.header())).detections
-    assert _set(probe, Parameter("detector.classes", value=["person"]))[0].successful
+    assert _set(probe, Parameter("detector.classes", value=["Person"]))[0].successful
     out = [probe.send(bgr_to_image(frame, probe.header())) for frame in frames[6:10]]
     assert out[-1].detections, "people are tracked again once the filter allows them"
 
