@@ -248,8 +248,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     _spec(
         "detector.labels",
-        "Class names in model order without background. Empty: the "
-        "format's default (person for the default model, 20 VOC classes for caffe_ssd).",
+        "Class names in model order without background. Empty: the preset's label map, "
+        "else the format's default (20 VOC classes for caffe_ssd).",
         read_only=True,
     ),
     _spec(
