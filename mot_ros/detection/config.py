@@ -181,8 +181,8 @@ class DetectorConfig:
     another format's numbers; a ROS node maps its "unset" parameter values to ``None``.
 
     Why these defaults (measured on this project's 2-core machine):
-    - ``preset="oidv4"``: on the sample video (MOT15 ground truth, person class) 79.7 %
-      recall at 82.8 % precision against 65.0 / 76.0 for the person SSDLite, and 23 classes;
+    - ``preset="oidv4"``: on the sample video (MOT15 ground truth, person class) 79.5 %
+      recall at 82.2 % precision against 65.0 / 76.0 for the person SSDLite, and 23 classes;
       README "Models" has the held-out figures, where it is weaker on close people.
     - ``confidence_threshold=0.3`` without a preset (``person_ssdlite``'s): on four
       hand-checked frames of the sample video (21 people) that model finds 18 at 0.3 with no
