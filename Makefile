@@ -8,7 +8,7 @@ export FASTDDS_DEFAULT_PROFILES_FILE := $(PROFILE)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint format bench bench-detector bench-tracker eval-tracking clean
+.PHONY: setup demo test lint format bench bench-detector bench-tracker eval-tracking soak clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -37,6 +37,10 @@ bench-tracker: setup
 
 eval-tracking: setup
 	$(PY) scripts/eval_tracking.py $(EVAL_ARGS)
+
+# Not a test: 20,000 frames through the node, RSS and threads printed (SOAK_ARGS="--frames N").
+soak: setup
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

@@ -141,7 +141,12 @@ def test_caps_bound_detections_tracks_and_dlib_work():
     assert kept[0] >= np.sort(scores)[-40] - 1e-9, "the highest scores are kept"
     starts = tracker.dlib_starts
     tracker.update(frame, None)  # every track is carried: dlib only for the budget
-    assert 0 < tracker.dlib_starts - starts <= 5
+    assert tracker.dlib_starts - starts == 1, "tentative tracks get a quarter of the 5"
+    tracker.update(frame, _dets(boxes, scores))  # the same boxes again: second hits
+    starts = tracker.dlib_starts
+    tracker.update(frame, _dets(boxes, scores))  # third hits: 40 confirmed tracks
+    tracker.update(frame, Detections.empty())  # all missed: confirmed get the whole budget
+    assert tracker.dlib_starts - starts == 5
 
 
 def test_reset_keeping_ids_never_reuses_an_id():

@@ -350,30 +350,47 @@ def detection_array_to_detections(msg: Detection2DArray) -> tuple[Detections, li
     :data:`mot_ros.types.MAX_COORDINATE`, no finite score) is left out and its reason
     returned, so one bad box does not cost the message its good ones.
     """
-    boxes, scores, names, rejected = [], [], [], []
-    for i, det in enumerate(msg.detections):
-        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
-        w, h = det.bbox.size_x, det.bbox.size_y
-        with np.errstate(over="ignore", invalid="ignore"):
-            box = np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]])
-        if not (w > 0 and h > 0) or not sane_boxes(box)[0]:
-            rejected.append(f"detection {i} has an invalid box (center {cx},{cy} size {w}x{h})")
-            continue
+    dets = msg.detections
+    n = len(dets)
+    values = np.empty((n, 4), dtype=np.float64)
+    scores = np.ones(n, dtype=np.float64)  # no results: score 1
+    names = ["object"] * n
+    has_score = np.ones(n, dtype=bool)
+    for i, det in enumerate(dets):
+        bbox = det.bbox
+        values[i] = (bbox.center.position.x, bbox.center.position.y, bbox.size_x, bbox.size_y)
         if det.results:
-            finite = [r for r in det.results if np.isfinite(r.hypothesis.score)]
-            if not finite:
-                rejected.append(f"detection {i} has no finite score")
+            best = None
+            for r in det.results:
+                score = r.hypothesis.score
+                if (
+                    score == score
+                    and abs(score) != float("inf")
+                    and (best is None or score > best.hypothesis.score)
+                ):
+                    best = r
+            if best is None:
+                has_score[i] = False
                 continue
-            best = max(finite, key=lambda r: r.hypothesis.score)
-            names.append(best.hypothesis.class_id or "object")
-            scores.append(min(max(float(best.hypothesis.score), 0.0), 1.0))
-        else:
-            names.append("object")
-            scores.append(1.0)
-        boxes.append(box[0])
-    if not boxes:
+            names[i] = best.hypothesis.class_id or "object"
+            scores[i] = min(max(float(best.hypothesis.score), 0.0), 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = values[:, 2:] / 2.0
+        xyxy = np.hstack([values[:, :2] - half, values[:, :2] + half])
+        good_box = (values[:, 2] > 0) & (values[:, 3] > 0) & sane_boxes(xyxy)
+    rejected = []
+    for i in np.flatnonzero(~(good_box & has_score)):
+        cx, cy, w, h = values[i]
+        rejected.append(
+            f"detection {i} has an invalid box (center {cx},{cy} size {w}x{h})"
+            if not good_box[i]
+            else f"detection {i} has no finite score"
+        )
+    keep = good_box & has_score
+    if not keep.any():
         return Detections.empty(), rejected
-    return Detections(np.array(boxes), np.array(scores), tuple(names)), rejected
+    kept_names = tuple(name for name, k in zip(names, keep, strict=True) if k)
+    return Detections(xyxy[keep], scores[keep], kept_names), rejected
 
 
 def make_label_info(

@@ -171,7 +171,8 @@ class TrackerConfig:
     start): ``max_detections`` per frame (the highest scores are kept), ``max_tracks``
     live tracks (tentative and lost ones included; new tracks beyond it are not started,
     highest scores first), and ``max_correlation_trackers`` tracks carried by dlib per
-    frame (confirmed tracks first, then by hits; the rest coast on the motion model).
+    frame (confirmed tracks first, by hits; tentative ones get at most a quarter of it;
+    the rest coast on the motion model).
     The defaults are above what the sample video needs: on all 795 frames of PETS09-S2L1
     the default detector returned at most 10 detections, at most 12 tracks were live and
     dlib carried at most 9 on one frame (detector every 3rd frame); the SSD itself
@@ -698,13 +699,21 @@ class MultiObjectTracker:
         return detections
 
     def _dlib_priority(self) -> set[int]:
-        """``id()`` of the tracks dlib may carry on this frame (``max_correlation_trackers``)."""
+        """``id()`` of the tracks dlib may carry on this frame: ``max_correlation_trackers``,
+        confirmed tracks first (most hits first), tentative ones only in the last quarter
+        of the budget (a burst of one-off detections must not buy dlib for all of them;
+        on PETS09-S2L1 at most 4 tentative tracks needed dlib on one frame)."""
         cap = self.config.max_correlation_trackers
-        live = [t for t in self._tracks if t.state is not TrackState.LOST]
-        if len(live) <= cap:
-            return {id(t) for t in live}
-        live.sort(key=lambda t: (t.state is not TrackState.CONFIRMED, -t.hits))
-        return {id(t) for t in live[:cap]}
+        confirmed = [t for t in self._tracks if t.state is TrackState.CONFIRMED]
+        tentative = [t for t in self._tracks if t.state is TrackState.TENTATIVE]
+        if len(confirmed) > cap:
+            confirmed.sort(key=lambda t: -t.hits)
+            confirmed = confirmed[:cap]
+        room = min(cap - len(confirmed), max(1, cap // 4) if cap else 0)
+        if len(tentative) > room:
+            tentative.sort(key=lambda t: -t.hits)
+            tentative = tentative[:room]
+        return {id(t) for t in confirmed + tentative}
 
     def _carry(self, track: Track, gray: np.ndarray | None, prev_gray: np.ndarray | None) -> None:
         if id(track) not in self._dlib_allowed:
