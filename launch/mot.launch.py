@@ -21,7 +21,7 @@ from launch.actions import (
 )
 from launch.conditions import IfCondition, LaunchConfigurationNotEquals, UnlessCondition
 from launch.events import matches_action
-from launch.substitutions import AndSubstitution, LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -50,7 +50,16 @@ def generate_launch_description():
     video = LaunchConfiguration("video")
     use_sim_time = LaunchConfiguration("use_sim_time")
     lifecycle = LaunchConfiguration("lifecycle")
-    autostart = AndSubstitution(lifecycle, LaunchConfiguration("autostart"))
+    # PythonExpression rather than AndSubstitution, which Humble's launch does not have
+    autostart = PythonExpression(
+        [
+            "'",
+            lifecycle,
+            "'.lower() == 'true' and '",
+            LaunchConfiguration("autostart"),
+            "'.lower() == 'true'",
+        ]
+    )
     node_args = dict(
         package="mot_ros",
         name="mot_node",

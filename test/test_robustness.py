@@ -170,3 +170,25 @@ def test_config_changes_apply_from_the_next_frame():
     out = tracker.update(None, _dets(box + [[300, 100, 340, 200]]), (640, 480))
     assert [o.track_id for o in out] == [1] and len(tracker.tracks) == 1
     assert tracker.tracks_over_cap == 1
+
+
+def test_launch_argument_chooses_the_lifecycle_node():
+    """launch cannot run here: check, as far as the source tells, that ``lifecycle:=true``
+    starts the installed lifecycle executable instead of the plain one."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "launch" / "mot.launch.py").read_text()
+    tree = ast.parse(source)
+    args = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"
+    }
+    assert {"lifecycle", "autostart"} <= args
+    assert 'executable="mot_lifecycle_node", condition=IfCondition(lifecycle)' in source
+    assert 'executable="mot_node", condition=UnlessCondition(lifecycle)' in source
+    assert "TRANSITION_CONFIGURE" in source and "TRANSITION_ACTIVATE" in source
+    setup = (root / "setup.py").read_text()
+    assert "mot_lifecycle_node = mot_ros.ros.node:lifecycle_main" in setup
