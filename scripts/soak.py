@@ -140,7 +140,7 @@ def main() -> int:
         d.bbox.size_x, d.bbox.size_y = 40.0, 100.0
         boxes.detections.append(d)
 
-    seq = 0
+    seq = done = 0
     samples: list[tuple[int, float, int]] = []
     times: list[float] = []
     missing = 0
@@ -152,7 +152,9 @@ def main() -> int:
             if image_pub.get_subscription_count() > 0:
                 break
             spin_until(lambda: False, 0.1)
+        done = 0
         for i in range(args.frames):
+            done = i + 1
             seq += 1
             header = Header()
             header.stamp.sec, header.stamp.nanosec = 1_000_000 + seq // 1000, (seq % 1000) * 1000
@@ -186,6 +188,10 @@ def main() -> int:
             if node_proc.poll() is not None:
                 print(f"mot_node died at frame {i}:\n{log.read_text()}")
                 return 1
+    except KeyboardInterrupt:  # Ctrl-C or `timeout -s INT`: report what ran
+        print(f"interrupted after {done} frames")
+        rss, threads = _proc_status(node_proc.pid)
+        samples.append((done, rss, threads))
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
@@ -204,8 +210,8 @@ def main() -> int:
     p99 = times_ms[int(0.99 * (len(times_ms) - 1))] if times_ms else float("nan")
     load = os.getloadavg()
     print(
-        f"soak ({args.mode} mode): {args.frames} good frames + "
-        f"{args.frames // args.bad_every if args.bad_every else 0} malformed, "
+        f"soak ({args.mode} mode): {done} good frames + "
+        f"{done // args.bad_every if args.bad_every else 0} malformed, "
         f"{(time.monotonic() - t0) / 60:.1f} min, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     print(
@@ -215,7 +221,7 @@ def main() -> int:
     )
     print(f"threads: {', '.join(map(str, threads))} (over {len(samples)} samples)")
     print(
-        f"answered {len(times)} of {args.frames} frames ({missing} without an answer within "
+        f"answered {len(times)} of {done} frames ({missing} without an answer within "
         f"{args.timeout:g} s); answer ms median {statistics.median(times_ms):.1f}, p99 {p99:.1f}"
     )
     print(f"node exit code {node_proc.returncode}; log {log}")
