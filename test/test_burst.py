@@ -36,10 +36,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-from mot_ros.data import default_model_path
-from mot_ros.detection.config import DetectorConfig
 from mot_ros.detection.factory import create_detector
 from mot_ros.ros.conversions import bgr_to_image, detection_array_to_tracks
+from mot_ros.ros.parameters import build_config
 
 NS = "/mot_burst"
 # Any message's answer time, publish to tracks, on a loaded 2-core machine (see above).
@@ -66,7 +65,7 @@ def _detections_of(dets) -> list[Detection2D]:
 @pytest.fixture(scope="module")
 def good_frames(sample_video):
     """40 frames of the sample video with the default detector's boxes."""
-    detector = create_detector(DetectorConfig(model_path=str(default_model_path())))
+    detector = create_detector(build_config({}).detector)  # the node's default model
     cap = cv2.VideoCapture(str(sample_video))
     out = []
     for _ in range(40):
