@@ -27,7 +27,9 @@ format: setup
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: bench-detector bench-tracker
+# The real-time benchmark through the ROS 2 graph (about 7 min; BENCH_ARGS=--quick: ~2 min).
+bench: setup
+	$(PY) scripts/bench_pipeline.py $(BENCH_ARGS)
 
 bench-detector: setup
 	$(PY) scripts/bench_detector.py $(BENCH_ARGS)

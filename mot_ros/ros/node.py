@@ -10,8 +10,14 @@ Topics (relative, so ``-r`` remapping and namespaces apply):
 - ``tracks`` (vision_msgs/Detection2DArray): one Detection2D per confirmed track.
 - ``annotated_image`` (sensor_msgs/Image): the input with boxes, ids, classes, scores, rate.
 - ``label_info`` (vision_msgs/LabelInfo, transient local): the detector's class map.
-- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): frames, rate, processing time, tracks,
-  bad inputs and callback errors.
+- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): input and processed rates, frames
+  dropped busy and rejected, stamp-to-publish latency, per-stage times, tracks, bad inputs
+  and callback errors; OK / WARN / ERROR over a recent window (:mod:`mot_ros.pipeline.stats`).
+
+Images go through a :class:`~mot_ros.pipeline.worker.FramePipeline`: the callback only
+converts and hands the frame over (newest frame only); a detector thread and a tracker
+thread do the work, overlapped, so both cores are used and a slow moment costs frames, not
+latency. The summary of the run is logged when the node is destroyed.
 
 Two nodes share all of this through :class:`MotLogic`: :class:`MotNode` (plain; starts
 working in its constructor) and :class:`MotLifecycleNode` (``rclpy.lifecycle``: configure
@@ -25,10 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import statistics
 import sys
 import time
-from collections import deque
 
 import numpy as np
 import rclpy
@@ -51,6 +55,18 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 from mot_ros.detection.config import ModelLoadError
 from mot_ros.detection.factory import create_detector
 from mot_ros.drawing import draw_tracks
+from mot_ros.pipeline.scheduling import DetectionScheduler
+from mot_ros.pipeline.stats import (
+    LEVEL_NAMES,
+    OK,
+    WARN,
+    FrameRecord,
+    PipelineStats,
+    format_summary,
+    health,
+    plausible_latency_ms,
+)
+from mot_ros.pipeline.worker import FramePipeline
 from mot_ros.ros.conversions import (
     ImageConversionError,
     bgr_to_image,
@@ -107,6 +123,8 @@ class MotLogic:
 
     detector = None
     tracker: MultiObjectTracker | None = None
+    pipeline: FramePipeline | None = None
+    stats: PipelineStats | None = None
 
     # --- set-up and tear-down ---------------------------------------------------------
     def _mot_declare(self) -> None:
@@ -127,15 +145,13 @@ class MotLogic:
 
     def _reset_statistics(self) -> None:
         self.frames_received = 0
-        self.frames_processed = 0
         self.frames_dropped_bad = 0
         self.detections_rejected = 0
         self.stream_resets = 0
         window = _DIAGNOSTICS_WINDOW_PERIODS * float(self._param_values["diagnostics_period_sec"])
         self.bad_inputs = RecentEvents(window)
-        self._proc_ms: deque[float] = deque(maxlen=300)
+        self.stats = PipelineStats(float(self._param_values["diagnostics.window_sec"]))
         self._rate_hz: float | None = None
-        self._last_done: float | None = None
         self._image_stream = StreamWatch("image")
         self._detection_stream = StreamWatch("detections")
         self._cap_counts = (0, 0)
@@ -193,6 +209,19 @@ class MotLogic:
         self._entities = entities
         if self.detector is not None:
             self._publish_label_info()
+            self.pipeline = FramePipeline(
+                self._detect,
+                self.tracker,
+                self._publish_tracks,
+                scheduler=DetectionScheduler(*self._intervals(cfg)),
+                stats=self.stats,
+                draw=self._publish_annotated,
+                wants_drawing=self._wants_annotated,
+                clock_ns=lambda: self.get_clock().now().nanoseconds,
+                on_error=self._warn,
+                overlap=cfg.node.overlap_detection,
+            )
+            self.pipeline.start()
         self.get_logger().info(
             f"ready: input={cfg.node.input}, preset={cfg.detector.preset or 'none'}, "
             f"model={getattr(self.detector, 'model_path', None) or cfg.detector.model_path}, "
@@ -201,6 +230,9 @@ class MotLogic:
         )
 
     def _mot_close(self) -> None:
+        if self.pipeline is not None:  # its threads publish: stop them first
+            self.pipeline.stop()
+            self.pipeline = None
         for entity in self._entities:
             if hasattr(entity, "cancel"):  # a timer
                 entity.cancel()
@@ -233,6 +265,10 @@ class MotLogic:
         if self.config is None:  # lifecycle node before configure: read there
             return SetParametersResult(successful=True)
         self.config = config
+        if self.stats is not None:
+            self.stats.window_sec = config.diagnostics.window_sec
+        if self.pipeline is not None:
+            self.pipeline.scheduler.configure(*self._intervals(config))
         if self.tracker is not None:
             self.tracker.config = config.tracker  # from the next frame on
         if self.detector is not None and self.detector.threshold != (
@@ -247,15 +283,22 @@ class MotLogic:
     def _warn(self, text: str) -> None:
         self.get_logger().warning(text, throttle_duration_sec=self.config.node.warn_throttle_sec)
 
+    @staticmethod
+    def _intervals(cfg: MotConfig) -> tuple[int, int]:
+        base = cfg.node.detection_interval
+        return base, max(base, cfg.node.max_detection_interval)
+
     def _bad_input(self, what: str, header, exc: Exception) -> None:
         self.frames_dropped_bad += 1
         self.bad_inputs.add()
+        self.stats.received()  # good frames are counted by the pipeline
+        self.stats.rejected()
         self._warn(f"dropping {what} (frame_id '{header.frame_id}'): {exc}")
 
     @guarded("image callback")
     def _on_image(self, msg: Image) -> None:
         self.frames_received += 1
-        start = time.perf_counter()
+        start = time.monotonic()
         try:
             frame = image_to_bgr(msg)
         except ImageConversionError as exc:
@@ -266,7 +309,7 @@ class MotLogic:
     @guarded("compressed image callback")
     def _on_compressed(self, msg: CompressedImage) -> None:
         self.frames_received += 1
-        start = time.perf_counter()
+        start = time.monotonic()
         try:
             frame = compressed_to_bgr(msg)
         except ImageConversionError as exc:
@@ -277,18 +320,21 @@ class MotLogic:
     def _on_frame(self, msg, frame: np.ndarray, start: float) -> None:
         size = (int(frame.shape[1]), int(frame.shape[0]))
         self._check_stream(self._image_stream, size, msg.header)
-        if self.detector is None:  # tracking-only mode: keep the image for dlib
+        if self.pipeline is None:  # tracking-only mode: keep the image for dlib
             self._latest_image = (msg.header.stamp, frame)
             return
-        run_detector = self.frames_processed % self.config.node.detection_interval == 0
-        detections = self._filter_classes(self.detector.detect(frame)) if run_detector else None
-        tracks = self.tracker.update(frame, detections)
-        self._after_update()
-        self._publish(msg, frame, tracks, start)
+        convert_ms = (time.monotonic() - start) * 1000.0
+        stamp = stamp_ns(msg.header.stamp)
+        self.pipeline.submit(frame, msg.header, stamp or None, start, convert_ms)
+
+    def _detect(self, frame: np.ndarray) -> Detections:
+        """The detector thread's work: detect, then the run-time class filter."""
+        return self._filter_classes(self.detector.detect(frame))
 
     @guarded("detections callback")
     def _on_detections(self, msg: Detection2DArray) -> None:
-        start = time.perf_counter()
+        start = time.monotonic()
+        self.stats.received(start)
         detections, rejected = detection_array_to_detections(msg)
         if rejected:
             self.detections_rejected += len(rejected)
@@ -301,9 +347,26 @@ class MotLogic:
         frame = None
         if self._latest_image is not None and self._latest_image[0] == msg.header.stamp:
             frame = self._latest_image[1]
+        t0 = time.perf_counter()
         tracks = self.tracker.update(frame, self._filter_classes(detections))
-        self._after_update()
-        self._publish(msg, frame, tracks, start)
+        t1 = time.perf_counter()
+        self._publish_tracks(msg.header, tracks)
+        t2 = time.perf_counter()
+        stages = {"track": (t1 - t0) * 1000.0, "publish": (t2 - t1) * 1000.0}
+        if frame is not None and self._wants_annotated():
+            self._publish_annotated(msg.header, frame, tracks)
+            stages["draw"] = (time.perf_counter() - t2) * 1000.0
+        now = self.get_clock().now().nanoseconds
+        latency = plausible_latency_ms(stamp_ns(msg.header.stamp), now)
+        self.stats.processed(
+            FrameRecord(
+                latency_ms=latency,
+                node_ms=(time.monotonic() - start) * 1000.0,
+                detected=True,
+                tracks=len(tracks),
+                stages=stages,
+            )
+        )
 
     def _filter_classes(self, detections: Detections) -> Detections:
         allowed = self.config.detector.classes
@@ -316,8 +379,14 @@ class MotLogic:
         if reason is None:
             return
         self.stream_resets += 1
-        self.tracker.reset(keep_ids=True)
         self._latest_image = None
+        if self.pipeline is not None:  # the tracker thread owns the tracker
+            self.pipeline.request_reset(lambda: self._reset_tracker(reason))
+        else:
+            self._reset_tracker(reason)
+
+    def _reset_tracker(self, reason: str) -> None:
+        self.tracker.reset(keep_ids=True)
         self.get_logger().info(
             f"{reason}: tracks reset, new ids start at {self.tracker.tracks_confirmed + 1}"
         )
@@ -334,22 +403,20 @@ class MotLogic:
             )
             self._cap_counts = counts
 
-    def _publish(self, msg, frame, tracks, start: float) -> None:
-        self.tracks_pub.publish(tracks_to_detection_array(tracks, msg.header))
-        if (
-            frame is not None
-            and self.annotated_pub is not None
-            and self.annotated_pub.get_subscription_count() > 0
-        ):
-            drawn = draw_tracks(frame, tracks, self.config.drawing, self._rate_hz)
-            self.annotated_pub.publish(bgr_to_image(drawn, msg.header))
-        now = time.perf_counter()
-        self.frames_processed += 1
-        self._proc_ms.append((now - start) * 1000.0)
-        if self._last_done is not None:
-            inst = 1.0 / max(now - self._last_done, 1e-6)
-            self._rate_hz = inst if self._rate_hz is None else 0.9 * self._rate_hz + 0.1 * inst
-        self._last_done = now
+    # --- outputs (from the pipeline's tracker thread, or the detections callback) -------
+    def _publish_tracks(self, header, tracks) -> None:
+        self._after_update()
+        # the tracker ran anyway (ids stay continuous); the message only when someone listens
+        if self.tracks_pub is not None and self.tracks_pub.get_subscription_count() > 0:
+            self.tracks_pub.publish(tracks_to_detection_array(tracks, header))
+
+    def _wants_annotated(self) -> bool:
+        pub = self.annotated_pub
+        return pub is not None and pub.get_subscription_count() > 0
+
+    def _publish_annotated(self, header, frame: np.ndarray, tracks) -> None:
+        drawn = draw_tracks(frame, tracks, self.config.drawing, self._rate_hz)
+        self.annotated_pub.publish(bgr_to_image(drawn, header))
 
     def _publish_label_info(self) -> None:
         self.label_pub.publish(
@@ -367,23 +434,42 @@ class MotLogic:
         h.stamp = self.get_clock().now().to_msg()
         return h
 
+    def _health(self):
+        snap = self.stats.snapshot()
+        level, message = health(snap, self.config.diagnostics) if self.config else (OK, "")
+        if message.startswith("no images") and self.config.node.input == "detections":
+            message = message.replace("images", "detections", 1)
+        extra = []
+        errors = self.callback_errors.events.recent()
+        if errors:
+            extra.append(f"{errors} callback errors in the last window")
+        bad = self.bad_inputs.recent()
+        if bad and not snap.window["rejected_bad"]:  # e.g. detections with invalid boxes
+            extra.append(f"{bad} bad inputs dropped in the last window")
+        if extra:
+            level = max(level, WARN)
+            message = "; ".join(([] if message == "tracking" else [message]) + extra)
+        return snap, level, message
+
     def statistics(self) -> dict[str, str]:
-        ms = list(self._proc_ms)
+        """Everything /diagnostics reports, as strings."""
+        snap, level, message = self._health()
+        self._rate_hz = snap.processed_rate_hz if snap.processed_rate_hz > 0 else None
+        stats = dict(snap.key_values())
+        stats.update(
+            {
+                "level": LEVEL_NAMES[level],
+                "message": message,
+                "frames_dropped_bad_input": str(self.frames_dropped_bad),
+                "bad_inputs_recent": str(self.bad_inputs.recent()),
+                "detections_rejected": str(self.detections_rejected),
+                "callback_errors": str(self.callback_errors.events.total),
+                "callback_errors_recent": str(self.callback_errors.events.recent()),
+                "stream_resets": str(self.stream_resets),
+                "recent_window_sec": f"{self.bad_inputs.window_sec:g}",
+            }
+        )
         tracker = self.tracker
-        stats = {
-            "frames_received": str(self.frames_received),
-            "frames_processed": str(self.frames_processed),
-            "frames_dropped_bad_input": str(self.frames_dropped_bad),
-            "bad_inputs_recent": str(self.bad_inputs.recent()),
-            "detections_rejected": str(self.detections_rejected),
-            "callback_errors": str(self.callback_errors.events.total),
-            "callback_errors_recent": str(self.callback_errors.events.recent()),
-            "stream_resets": str(self.stream_resets),
-            "recent_window_sec": f"{self.bad_inputs.window_sec:g}",
-            "processing_ms_median": f"{statistics.median(ms):.2f}" if ms else "nan",
-            "processing_ms_mean": f"{statistics.fmean(ms):.2f}" if ms else "nan",
-            "rate_hz": f"{self._rate_hz:.2f}" if self._rate_hz else "0",
-        }
         if tracker is not None:
             stats.update(
                 {
@@ -395,19 +481,35 @@ class MotLogic:
                     "tracks_over_cap": str(tracker.tracks_over_cap),
                 }
             )
+        if self.detector is not None:
+            stats["detector_backend"] = type(self.detector).__name__
+            stats["detector_threads"] = str(self.config.detector.num_threads)
+        if self.pipeline is not None:
+            stats["detect_every"] = str(self.pipeline.scheduler.interval)
+            stats["overlap_detection"] = str(self.pipeline.overlap).lower()
         return stats
 
     def diagnostic_level(self) -> tuple[int, str]:
-        """OK, or WARN while something went wrong within the recent window."""
-        errors = self.callback_errors.events.recent()
-        bad = self.bad_inputs.recent()
-        if self.frames_received == 0 and self.config.node.input == "image":
-            return DiagnosticStatus.WARN, "no images received yet"
-        if errors:
-            return DiagnosticStatus.WARN, f"{errors} callback errors in the last window"
-        if bad:
-            return DiagnosticStatus.WARN, f"{bad} bad inputs dropped in the last window"
-        return DiagnosticStatus.OK, "tracking"
+        """OK / WARN / ERROR over the recent window, and why."""
+        _, level, message = self._health()
+        return level, message
+
+    def shutdown_summary(self) -> str:
+        snap, level, message = self._health()
+        return format_summary(snap, level, message)
+
+    def destroy_node(self) -> None:
+        # runs for a node whose start-up failed too (rclpy destroys every node it made)
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline = None
+        if self.stats is not None and self.config is not None:
+            try:
+                self.get_logger().info(f"summary: {self.shutdown_summary()}")
+            except Exception:  # noqa: BLE001 - a summary must not turn a stop into a crash
+                pass
+        self.stats = None
+        super().destroy_node()
 
     @guarded("diagnostics timer")
     def _publish_diagnostics(self) -> None:
@@ -418,10 +520,10 @@ class MotLogic:
         st = DiagnosticStatus()
         st.name = f"{self.get_fully_qualified_name()}: tracking"
         st.hardware_id = "mot_ros"
-        level, message = self.diagnostic_level()
-        st.level = level
-        st.message = message
-        st.values = [KeyValue(key=k, value=v) for k, v in self.statistics().items()]
+        values = self.statistics()
+        st.level = _LEVEL_MSG[values["level"]]
+        st.message = values["message"]
+        st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         arr.status.append(st)
         self.diag_pub.publish(arr)
 
@@ -486,6 +588,13 @@ class MotLifecycleNode(MotLogic, LifecycleNode):
         self._mot_close()
         self._mot_unload()
         return TransitionCallbackReturn.SUCCESS
+
+
+_LEVEL_MSG = {
+    "OK": DiagnosticStatus.OK,
+    "WARN": DiagnosticStatus.WARN,
+    "ERROR": DiagnosticStatus.ERROR,
+}
 
 
 def _sigterm_as_interrupt(signum, frame) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from mot_ros.detection.config import BACKENDS, MODEL_FORMATS, DetectorConfig
 from mot_ros.detection.presets import PRESET_CHOICES
 from mot_ros.drawing import DrawingConfig
+from mot_ros.pipeline.stats import HealthThresholds
 from mot_ros.tracking.tracker import TrackerConfig
 
 
@@ -35,6 +36,12 @@ class NodeOptions:
     ``detection_interval``: run the detector on every N-th processed frame and let the
     correlation trackers carry the tracks in between (cheaper, but new objects appear up
     to N-1 frames later and boxes drift a little more).
+    ``max_detection_interval``: while the detector cannot keep up with the camera, the node
+    runs it only on every k-th frame, k up to this, and answers the frames in between from
+    the tracker's motion model instead of answering late (values <= ``detection_interval``
+    turn the adaptation off).
+    ``overlap_detection``: detect frame N+1 on one thread while another tracks and
+    publishes frame N (uses both cores); off, one worker thread does both in turn.
     ``input`` selects what drives the tracker: ``image`` (the detector runs in this node)
     or ``detections`` (tracking-only mode: detections come from another node on the
     ``detections`` topic and, if images also arrive, dlib uses them to bridge misses).
@@ -44,6 +51,8 @@ class NodeOptions:
     image_transport: str = "raw"
     queue_depth: int = 1
     detection_interval: int = 1
+    max_detection_interval: int = 3
+    overlap_detection: bool = True
     input: str = "image"
     publish_annotated: bool = True
     warn_throttle_sec: float = 5.0
@@ -66,6 +75,10 @@ class NodeOptions:
         if not 1 <= self.detection_interval <= 100:
             raise ValueError(
                 f"detection_interval must be in [1, 100], but got {self.detection_interval}"
+            )
+        if not 1 <= self.max_detection_interval <= 100:
+            raise ValueError(
+                f"max_detection_interval must be in [1, 100], but got {self.max_detection_interval}"
             )
 
 
@@ -98,6 +111,7 @@ _TARGETS = {
     "detector": DetectorConfig,
     "tracker": TrackerConfig,
     "drawing": DrawingConfig,
+    "diagnostics": HealthThresholds,
     "node": NodeOptions,
 }
 
@@ -196,6 +210,21 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         max=100,
     ),
     _spec(
+        "max_detection_interval",
+        "While the detector cannot keep up with the camera, run it only on every k-th "
+        "frame (k up to this, chosen from its measured time) and answer the frames between "
+        "from the motion model instead of late. Higher survives a slower detector or a busier "
+        "CPU; boxes lag a little more between detections. <= detection_interval: off.",
+        min=1,
+        max=100,
+    ),
+    _spec(
+        "overlap_detection",
+        "Detect frame N+1 on one thread while another tracks and publishes frame N: uses both "
+        "cores. Off: one worker thread does both in turn (for single-core machines).",
+        read_only=True,
+    ),
+    _spec(
         "publish_annotated",
         "Publish annotated_image (drawing is skipped anyway while nobody subscribes).",
         read_only=True,
@@ -208,10 +237,41 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     _spec(
         "diagnostics_period_sec",
-        "Period of the /diagnostics status (frames, rate, processing time, tracks).",
+        "Period of the /diagnostics status (rates, drops, latency, stage times, tracks).",
         min=0.1,
         max=60.0,
         read_only=True,
+    ),
+    _spec(
+        "diagnostics.window_sec",
+        "Seconds of recent frames the /diagnostics figures and level are computed over. "
+        "Longer is steadier; shorter returns to OK sooner after a problem.",
+        min=0.5,
+        max=600.0,
+    ),
+    _spec(
+        "diagnostics.warn_processed_ratio",
+        "WARN when fewer than this share of the received frames were answered on tracks.",
+        min=0.0,
+        max=1.0,
+    ),
+    _spec(
+        "diagnostics.error_processed_ratio",
+        "ERROR when fewer than this share of the received frames were answered on tracks.",
+        min=0.0,
+        max=1.0,
+    ),
+    _spec(
+        "diagnostics.warn_latency_ms",
+        "WARN when the 95th percentile of image stamp to tracks published exceeds this (ms).",
+        min=1.0,
+        max=60000.0,
+    ),
+    _spec(
+        "diagnostics.error_latency_ms",
+        "ERROR when the 95th percentile of image stamp to tracks published exceeds this (ms).",
+        min=1.0,
+        max=60000.0,
     ),
     # --- detector (read-only: the model is loaded once at start-up) ---
     _spec(
@@ -501,6 +561,7 @@ class MotConfig:
     detector: DetectorConfig
     tracker: TrackerConfig
     drawing: DrawingConfig
+    diagnostics: HealthThresholds
     node: NodeOptions
 
 

@@ -478,6 +478,8 @@ class MultiObjectTracker:
         frame_bgr: np.ndarray | None,
         detections: Detections | None,
         image_size: tuple[int, int] | None = None,
+        *,
+        coast: bool = False,
     ) -> list[TrackedObject]:
         """Advance by one frame; returns the confirmed tracks, ordered by id.
 
@@ -488,6 +490,10 @@ class MultiObjectTracker:
         detector's output without its images): tracks then coast on the motion model
         instead of dlib, and boxes are clipped to ``image_size`` ``(width, height)`` or,
         without it, to the size of the last frame seen (not at all before any frame).
+
+        ``coast=True`` on a frame without detections moves every track on its motion model
+        alone instead of running dlib: well under a millisecond instead of ~4 ms per track,
+        for a caller that skips the detector because it is behind the camera.
         """
         if detections is not None and not isinstance(detections, Detections):
             raise TypeError(
@@ -533,7 +539,7 @@ class MultiObjectTracker:
             # Tentative tracks are carried too: without it, an object that moves more than
             # about half its width between detector runs could never collect its hits.
             for track in self._tracks:
-                if track.state is not TrackState.LOST and id(track) not in crowded:
+                if not coast and track.state is not TrackState.LOST and id(track) not in crowded:
                     self._carry(track, gray, prev_gray)
                 else:
                     track.coast()
