@@ -619,6 +619,11 @@ def _run(node_class, args: list[str] | None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while the executor was taking a message
+        # (rclpy then raises from its bindings): a normal stop
     finally:
         try:
             node.destroy_node()
