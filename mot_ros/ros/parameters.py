@@ -401,11 +401,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     _spec(
         "detector.num_threads",
-        "CPU threads for the network. 2 on a 2-core machine is ~1.7x "
-        "faster than 1 but leaves nothing for other nodes.",
+        "CPU threads for the network. 1 (the node's default) leaves the second core to the "
+        "tracker thread, the camera driver and other nodes: with another busy process on a "
+        "2-core machine, 2 threads took 62-65 ms per frame and 1 thread 27-34 ms (the second "
+        "worker waits for the busy core). On an idle machine 2 threads are ~1.4x faster.",
         min=1,
         max=64,
         read_only=True,
+        default=1,
     ),
     _spec(
         "detector.tile_columns",
