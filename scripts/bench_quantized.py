@@ -88,7 +88,7 @@ def main() -> int:
     int8_model = cache_dir() / "onnx" / (float_model.stem + "-int8-qdq.onnx")
     people = json.loads(PEOPLE.read_text())["frames"]
     checked = sorted(int(k) for k in people)
-    base = create_detector(DetectorConfig(model_path=str(default_model_path()), num_threads=2))
+    base = create_detector(DetectorConfig(preset="person_ssdlite", num_threads=2))
 
     n = 795
     calib_idx = [i for i in np.linspace(5, n - 5, args.calib).astype(int) if i not in checked]
@@ -120,9 +120,7 @@ def main() -> int:
     reference: dict[int, np.ndarray] = {}
     for name, path in (("float32", float_model), ("int8 QDQ", int8_model)):
         for threads in (1, 2):
-            det = create_detector(
-                DetectorConfig(model_path=str(default_model_path()), num_threads=threads)
-            )
+            det = create_detector(DetectorConfig(preset="person_ssdlite", num_threads=threads))
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

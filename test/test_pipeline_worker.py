@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from synthetic import ObjectSpec, make_sequence
 
-from mot_ros.data import default_model_path
 from mot_ros.detection.config import DetectorConfig
 from mot_ros.detection.factory import create_detector
 from mot_ros.pipeline.scheduling import DetectionScheduler
@@ -26,7 +25,7 @@ WAIT = 30.0  # generous: a loaded CI machine must not fail these
 
 @pytest.fixture(scope="module")
 def detector():
-    return create_detector(DetectorConfig(model_path=str(default_model_path()), num_threads=1))
+    return create_detector(DetectorConfig(preset="person_ssdlite", num_threads=1))
 
 
 @pytest.fixture(scope="module")
