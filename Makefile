@@ -37,8 +37,17 @@ bench-detector: setup
 bench-tracker: setup
 	$(PY) scripts/bench_tracker.py $(BENCH_ARGS)
 
+# MOTChallenge sequence folders (det/det.txt, gt/gt.txt, seqinfo.ini) for tracking-only
+# scoring against the peer trackers; not shipped (see README "Evaluating").
+MOT_DATA    ?= $(or $(MOT_ROS_CACHE),$(HOME)/.cache/mot_ros)/mot15
+
 eval-tracking: setup
 	$(PY) scripts/eval_tracking.py $(EVAL_ARGS)
+	@if [ -d "$(MOT_DATA)" ]; then \
+	  $(PY) scripts/eval_tracking.py --mot "$(MOT_DATA)" $(EVAL_MOT_ARGS); \
+	else \
+	  echo "no MOTChallenge sequences in $(MOT_DATA): tracking-only comparison with the peers skipped (set MOT_DATA)"; \
+	fi
 
 # Not a test: 20,000 frames through the node, RSS and threads printed (SOAK_ARGS="--frames N").
 soak: setup

@@ -3,12 +3,15 @@
 
 The detector runs once per frame up front (its cost is measured by bench_detector.py);
 then the tracker is timed over the same frames for several detection intervals, which is
-where dlib's ~4 ms per object and frame is spent. Prints medians and p90 of one run.
+where dlib's ~4 ms per object and frame is spent. Prints medians and p90 of one run,
+with camera-motion compensation on (the default; its own median cost is the ``gmc ms``
+column) and, for comparison, off (``--no-gmc`` rows), plus the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -48,24 +51,27 @@ def main() -> int:
         f"tracker on {len(frames)} frames of {sample_video_path().name} "
         f"({frames[0].shape[1]}x{frames[0].shape[0]}), {mean_dets:.1f} detections/frame"
     )
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
-        f"{'detect every':>12} {'median ms':>10} {'p90 ms':>8} {'dlib upd/frame':>15} "
-        f"{'confirmed/frame':>16} {'ids':>5}"
+        f"{'detect every':>12} {'gmc':>6} {'median ms':>10} {'p90 ms':>8} {'gmc ms':>7} "
+        f"{'dlib upd/frame':>15} {'published/frame':>16} {'ids':>5}"
     )
     for interval in args.intervals:
-        tracker = MultiObjectTracker(TrackerConfig())
-        times, shown = [], []
-        for i, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
-            t0 = time.perf_counter()
-            out = tracker.update(frame, dets if i % interval == 0 else None)
-            times.append((time.perf_counter() - t0) * 1000.0)
-            shown.append(len(out))
-        print(
-            f"{interval:>12} {statistics.median(times):>10.2f} "
-            f"{float(np.percentile(times, 90)):>8.2f} "
-            f"{tracker.dlib_updates / len(frames):>15.2f} {statistics.fmean(shown):>16.2f} "
-            f"{tracker.tracks_confirmed:>5}"
-        )
+        for gmc in (True, False):
+            tracker = MultiObjectTracker(TrackerConfig(camera_motion_compensation=gmc))
+            times, shown, gmc_ms = [], [], []
+            for i, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
+                t0 = time.perf_counter()
+                out = tracker.update(frame, dets if i % interval == 0 else None)
+                times.append((time.perf_counter() - t0) * 1000.0)
+                gmc_ms.append(tracker.camera_motion_ms)
+                shown.append(len(out))
+            print(
+                f"{interval:>12} {'on' if gmc else 'off':>6} {statistics.median(times):>10.2f} "
+                f"{float(np.percentile(times, 90)):>8.2f} {statistics.median(gmc_ms):>7.2f} "
+                f"{tracker.dlib_updates / len(frames):>15.2f} {statistics.fmean(shown):>16.2f} "
+                f"{tracker.tracks_confirmed:>5}"
+            )
     return 0
 
 

@@ -485,6 +485,119 @@ def _ltwh(xyxy: np.ndarray) -> np.ndarray:
     return np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
 
 
+# --------------------------------------------------------------------------- MOT sequences
+
+#: mot_ros variants scored in tracking-only mode (no images): name -> config overrides.
+#: ``defaults`` is TrackerConfig(); each other row changes one behaviour so its effect on
+#: MOTA, IDF1 and FP can be read off directly.
+MOT_VARIANTS: dict[str, dict] = {
+    "defaults": {},
+    # the tracker as it was before evidence-aware publishing and the re-update
+    "previous": dict(publish_coasting_frames=1000, observation_centric_reupdate=False),
+    "coast-1": dict(publish_coasting_frames=1),
+    "coast-3": dict(publish_coasting_frames=3),
+    "start-0.6": dict(start_score_threshold=0.6),
+    "start-0.7": dict(start_score_threshold=0.7),
+    "start-0.8": dict(start_score_threshold=0.8),
+    "lost-0.5s": dict(max_lost_seconds=0.5),
+    "lost-1s": dict(max_lost_seconds=1.0),
+    "lost-2s": dict(max_lost_seconds=2.0),
+    "reupdate": dict(observation_centric_reupdate=True),
+    "s0.8+1s": dict(start_score_threshold=0.8, max_lost_seconds=1.0),
+    "s0.8+1s+mh2": dict(start_score_threshold=0.8, max_lost_seconds=1.0, min_hits=2),
+    "s0.8+1s+reid0.3": dict(
+        start_score_threshold=0.8, max_lost_seconds=1.0, reid_iou_threshold=0.3
+    ),
+    "s0.8+1s+iou0.2": dict(start_score_threshold=0.8, max_lost_seconds=1.0, iou_threshold=0.2),
+    "sort-like": dict(
+        max_missed_detections=0, max_lost_frames=1, reid_iou_threshold=0.3, **IOU_ONLY
+    ),
+}
+
+
+def _sequence_step_mot_ros(config: TrackerConfig, size: tuple[int, int]):
+    from mot_ros.tracking.tracker import MultiObjectTracker
+
+    tracker = MultiObjectTracker(config)
+
+    def step(detections: Detections, stamp: float) -> list[TrackedObject]:
+        return tracker.update(None, detections, image_size=size, stamp=stamp)
+
+    return step
+
+
+def _track_sequence(seq, step) -> tuple[dict[int, list[TrackRow]], float]:
+    """Feed every frame's detections (empty where the file has none) to ``step``."""
+    tracks: dict[int, list[TrackRow]] = {}
+    start = time.perf_counter()
+    for frame in range(1, seq.num_frames + 1):
+        detections = seq.detections.get(frame, Detections.empty())
+        tracks[frame] = tracks_to_rows(frame, step(detections, (frame - 1) / seq.frame_rate))
+    return tracks, (time.perf_counter() - start) * 1e3 / max(seq.num_frames, 1)
+
+
+def run_mot(args: argparse.Namespace) -> dict:
+    """Tracking-only mode over MOTChallenge sequence folders, every variant and peer."""
+    from mot_ros.evaluation.peers import PEERS, available_peers
+    from mot_ros.evaluation.sequences import find_sequences, load_sequence
+
+    folders = [f for root in args.mot for f in find_sequences(root)]
+    if args.sequences:
+        folders = [f for f in folders if f.name in args.sequences]
+    if not folders:
+        raise SystemExit(f"error: no sequence folders (det/det.txt + gt/gt.txt) in {args.mot}")
+    variants = {name: MOT_VARIANTS[name] for name in args.variants}
+    peers = {}
+    for name, reason in available_peers().items():
+        if name not in args.peers:
+            continue
+        if reason is None:
+            peers[name] = PEERS[name]
+        else:
+            print(f"# peer {name} skipped: {reason}")
+    methods = [*variants, *peers]
+    parts: dict[str, list[Scored]] = {m: [] for m in methods}
+    results: dict = {}
+    for folder in folders:
+        seq = load_sequence(folder)
+        print(
+            f"\n## {seq.name}: {seq.num_frames} frames, {seq.image_size[0]}x{seq.image_size[1]}"
+            f" @ {seq.frame_rate:g} fps, {sum(map(len, seq.detections.values()))} detections, "
+            f"{seq.scored_boxes} scored boxes"
+        )
+        rows = []
+        for method in methods:
+            if method in variants:
+                config = replace(TrackerConfig(), **variants[method])
+                step = _sequence_step_mot_ros(config, seq.image_size)
+            else:
+                peer_step = peers[method](seq.frame_rate)
+                step = lambda d, _stamp, s=peer_step: s(d)  # noqa: E731
+            tracks, ms = _track_sequence(seq, step)
+            metrics = evaluate(seq.ground_truth, tracks, num_frames=seq.num_frames)
+            parts[method].append(Scored(seq.ground_truth, tracks, seq.num_frames, metrics, True))
+            rows.append((method, metrics, True))
+            results.setdefault(seq.name, {})[method] = {**metrics.as_dict(), "ms_per_frame": ms}
+        print(format_rows(rows))
+    if len(folders) > 1:
+        rows = []
+        for method in methods:
+            total = combine(parts[method])
+            mean_idf1 = statistics.fmean(p.metrics.idf1 for p in parts[method])
+            rows.append((method, total.metrics, True))
+            results.setdefault("pooled", {})[method] = {
+                **total.metrics.as_dict(),
+                "mean_idf1": mean_idf1,
+            }
+        print(f"\n## pooled ({len(folders)} sequences; IDF1 column pooled, mean IDF1 below)")
+        print(format_rows(rows))
+        print(
+            "mean IDF1: "
+            + ", ".join(f"{m} {_pct(results['pooled'][m]['mean_idf1'])}" for m in methods)
+        )
+    return results
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -517,6 +630,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--preset", default=None, help="with --vtest: the detector preset (default: the node's)"
     )
+    parser.add_argument(
+        "--mot", type=Path, nargs="+", default=None, metavar="DIR",
+        help="instead: tracking-only mode over MOTChallenge sequence folders "
+        "(det/det.txt, gt/gt.txt, seqinfo.ini) found under DIR; --sequences filters by name",
+    )  # fmt: skip
+    parser.add_argument(
+        "--variants", nargs="+", choices=list(MOT_VARIANTS), default=list(MOT_VARIANTS),
+        help="with --mot: mot_ros variants to score (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peers", nargs="*", default=None,
+        help="with --mot: peer trackers to score (default: every one that imports; "
+        "none: --peers with no name)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     if any(i < 1 for i in args.intervals):
@@ -524,7 +651,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.gt is not None and args.vtest is None:
         parser.error("--gt needs --vtest")
     start = time.perf_counter()
-    if args.vtest is not None:
+    if args.mot is not None:
+        from mot_ros.evaluation.peers import PEERS
+
+        if args.peers is None:
+            args.peers = list(PEERS)
+        unknown = set(args.peers) - set(PEERS)
+        if unknown:
+            parser.error(f"unknown peer(s) {sorted(unknown)}; known: {list(PEERS)}")
+        results = run_mot(args)
+    elif args.vtest is not None:
         if args.vtest < 0:
             parser.error(f"--vtest must be >= 0 (0: every frame), got {args.vtest}")
         try:

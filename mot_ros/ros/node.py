@@ -7,6 +7,9 @@ Topics (relative, so ``-r`` remapping and namespaces apply):
 - ``image/compressed`` (sensor_msgs/CompressedImage, jpeg or png; subscribed instead of
   ``image`` when ``image_transport`` is ``compressed``, following the image_transport naming).
 - ``detections`` (vision_msgs/Detection2DArray, subscribed when ``input: detections``).
+- ``camera_info`` (sensor_msgs/CameraInfo, subscribed when ``input: detections``): the image
+  size for clipping boxes when no images arrive (else the ``image_width``/``image_height``
+  parameters).
 - ``tracks`` (vision_msgs/Detection2DArray): one Detection2D per confirmed track.
 - ``annotated_image`` (sensor_msgs/Image): the input with boxes, ids, classes, scores, rate.
 - ``label_info`` (vision_msgs/LabelInfo, transient local): the detector's class map.
@@ -48,7 +51,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -199,9 +202,16 @@ class MotLogic:
             )
         else:
             entities.append(self.create_subscription(Image, "image", self._on_image, qos_in))
+        # tracking-only mode: image size from camera_info, else the parameters, else unknown
+        self._image_size = (
+            (cfg.node.image_width, cfg.node.image_height) if cfg.node.image_width else None
+        )
         if cfg.node.input == "detections":
             entities.append(
                 self.create_subscription(Detection2DArray, "detections", self._on_detections, 10)
+            )
+            entities.append(
+                self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_in)
             )
         entities.append(
             self.create_timer(cfg.node.diagnostics_period_sec, self._publish_diagnostics)
@@ -331,6 +341,11 @@ class MotLogic:
         """The detector thread's work: detect, then the run-time class filter."""
         return self._filter_classes(self.detector.detect(frame))
 
+    @guarded("camera_info callback")
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        if msg.width > 0 and msg.height > 0:
+            self._image_size = (int(msg.width), int(msg.height))
+
     @guarded("detections callback")
     def _on_detections(self, msg: Detection2DArray) -> None:
         start = time.monotonic()
@@ -348,7 +363,12 @@ class MotLogic:
         if self._latest_image is not None and self._latest_image[0] == msg.header.stamp:
             frame = self._latest_image[1]
         t0 = time.perf_counter()
-        tracks = self.tracker.update(frame, self._filter_classes(detections))
+        tracks = self.tracker.update(
+            frame,
+            self._filter_classes(detections),
+            image_size=self._image_size,
+            stamp=_seconds(msg.header.stamp),
+        )
         t1 = time.perf_counter()
         self._publish_tracks(msg.header, tracks)
         t2 = time.perf_counter()
@@ -595,6 +615,14 @@ _LEVEL_MSG = {
     "WARN": DiagnosticStatus.WARN,
     "ERROR": DiagnosticStatus.ERROR,
 }
+
+
+def _seconds(stamp) -> float | None:
+    """A header stamp in seconds; None for the zero stamp (no clock), which would freeze
+    time-based track ages."""
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return None
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def _sigterm_as_interrupt(signum, frame) -> None:

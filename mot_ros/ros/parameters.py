@@ -45,6 +45,10 @@ class NodeOptions:
     ``input`` selects what drives the tracker: ``image`` (the detector runs in this node)
     or ``detections`` (tracking-only mode: detections come from another node on the
     ``detections`` topic and, if images also arrive, dlib uses them to bridge misses).
+    ``image_width`` x ``image_height``: the camera's image size for tracking-only mode, used
+    to clip published boxes and remove tracks that left the frame when neither images nor
+    ``camera_info`` arrive (0 x 0: unknown, boxes are not clipped). Images, then
+    ``camera_info``, take precedence.
     """
 
     reliability: str = "best_effort"
@@ -57,6 +61,8 @@ class NodeOptions:
     publish_annotated: bool = True
     warn_throttle_sec: float = 5.0
     diagnostics_period_sec: float = 1.0
+    image_width: int = 0
+    image_height: int = 0
 
     def __post_init__(self) -> None:
         if self.reliability not in RELIABILITY_CHOICES:
@@ -72,6 +78,14 @@ class NodeOptions:
             raise ValueError(f"input must be one of {INPUT_CHOICES}, but got '{self.input}'")
         if not 1 <= self.queue_depth <= 100:
             raise ValueError(f"queue_depth must be in [1, 100], but got {self.queue_depth}")
+        for name in ("image_width", "image_height"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ValueError(f"{name} must be in [0, 65535], but got {getattr(self, name)}")
+        if (self.image_width == 0) != (self.image_height == 0):
+            raise ValueError(
+                f"image_width and image_height must both be 0 (unknown) or both > 0, but got "
+                f"{self.image_width} x {self.image_height}"
+            )
         if not 1 <= self.detection_interval <= 100:
             raise ValueError(
                 f"detection_interval must be in [1, 100], but got {self.detection_interval}"
@@ -272,6 +286,21 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "ERROR when the 95th percentile of image stamp to tracks published exceeds this (ms).",
         min=1.0,
         max=60000.0,
+    ),
+    _spec(
+        "image_width",
+        "Tracking-only mode: image width in pixels when neither images nor camera_info "
+        "arrive, to clip boxes and drop tracks that left the frame. 0: unknown.",
+        min=0,
+        max=65535,
+        read_only=True,
+    ),
+    _spec(
+        "image_height",
+        "Tracking-only mode: image height in pixels (see image_width). 0: unknown.",
+        min=0,
+        max=65535,
+        read_only=True,
     ),
     # --- detector (read-only: the model is loaded once at start-up) ---
     _spec(
@@ -539,6 +568,39 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "motion model. Bounds a frame's dlib cost at ~8 ms each (start + update).",
         min=0,
         max=10000,
+    ),
+    _spec(
+        "tracker.max_lost_seconds",
+        "If > 0: delete a lost track this many seconds (from message stamps) after its last "
+        "detection instead of after max_lost_frames, so 7 and 30 fps cameras behave alike.",
+        min=0.0,
+        max=3600.0,
+    ),
+    _spec(
+        "tracker.publish_coasting_frames",
+        "Frames in a row a confirmed track is still published with no evidence (no matched "
+        "detection, no trusted dlib box), on the motion model alone. It is kept for "
+        "association either way. 0: fewer false positives; higher: fewer gaps.",
+        min=0,
+        max=1000,
+    ),
+    _spec(
+        "tracker.start_score_threshold",
+        "Detections scored below this start no track; a second stage offers them to "
+        "confirmed tracks left unmatched (IoU >= 0.5, ByteTrack). Needs a detector threshold "
+        "below it. 0: one stage, every detection may start a track.",
+        min=0.0,
+        max=1.0,
+    ),
+    _spec(
+        "tracker.observation_centric_reupdate",
+        "On a re-match after a gap, replay the Kalman filter along a straight line from the "
+        "last observation (OC-SORT) so the velocity does not overshoot.",
+    ),
+    _spec(
+        "tracker.camera_motion_compensation",
+        "With images: estimate the camera's frame-to-frame motion (optical flow + RANSAC "
+        "similarity, ~1-2 ms) and move every track with it. Off for a static camera.",
     ),
     # --- drawing ---
     _spec(

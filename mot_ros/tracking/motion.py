@@ -84,6 +84,23 @@ class ConstantVelocityBox:
         self.x[3] = max(self.x[3], 1.0)
         return self.xyxy
 
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of ``(x, P)``, to replay from later (:meth:`restore`)."""
+        return self.x.copy(), self.P.copy()
+
+    def restore(self, state: tuple[np.ndarray, np.ndarray]) -> None:
+        self.x, self.P = state[0].copy(), state[1].copy()
+
+    def warp(self, affine: np.ndarray) -> np.ndarray:
+        """Move the state by a 2x3 image transform (the camera moved between frames).
+
+        The centre is mapped, the velocity turned and scaled with the linear part, the
+        size scaled by its mean scale (sqrt of the determinant), and the covariance
+        carried along. Returns the new box.
+        """
+        self.x, self.P = warp_state(self.x, self.P, affine)
+        return self.xyxy
+
     def update(self, xyxy: np.ndarray, noise_scale: float = 1.0) -> np.ndarray:
         """Fuse a measured box; ``noise_scale`` > 1 trusts it less (e.g. a dlib box).
 
@@ -99,3 +116,19 @@ class ConstantVelocityBox:
         self.x[2] = max(self.x[2], 1.0)
         self.x[3] = max(self.x[3], 1.0)
         return self.xyxy
+
+
+def warp_state(x: np.ndarray, P: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, P)`` of a ``(cx, cy, w, h, vx, vy)`` state under a 2x3 affine image transform."""
+    a = np.asarray(affine, dtype=np.float64).reshape(2, 3)
+    lin = a[:, :2]
+    scale = float(np.sqrt(abs(np.linalg.det(lin))))
+    t = np.zeros((6, 6))
+    t[0:2, 0:2] = lin
+    t[2, 2] = t[3, 3] = scale
+    t[4:6, 4:6] = lin
+    x = t @ x
+    x[0:2] += a[:, 2]
+    x[2] = max(x[2], 1.0)
+    x[3] = max(x[3], 1.0)
+    return x, t @ P @ t.T

@@ -51,7 +51,8 @@ from mot_ros.tracking.association import (
     inside_fraction,
     iou_matrix,
 )
-from mot_ros.tracking.motion import ConstantVelocityBox
+from mot_ros.tracking.camera_motion import CameraMotionEstimator, warp_boxes
+from mot_ros.tracking.motion import ConstantVelocityBox, warp_state
 from mot_ros.types import MAX_COORDINATE, Detections, TrackedObject, sane_boxes
 
 # Fraction of a box that must lie inside the frame for dlib to be started or kept on it.
@@ -89,6 +90,9 @@ _UNKNOWN_APPEARANCE_DISTANCE = 0.4
 # 0.5 re-identified fewer people (IDF1 43.3 and 41.9 instead of 46.7, detector on every
 # frame).
 _REID_MAX_APPEARANCE = 0.4
+# IoU gate of the second, low-score association stage (``start_score_threshold``): a weak
+# detection must overlap the prediction well, since it is as likely to be clutter.
+_WEAK_IOU_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,46 @@ class TrackerConfig:
     the default detector returned at most 10 detections, at most 12 tracks were live and
     dlib carried at most 9 on one frame (detector every 3rd frame); the SSD itself
     returns at most 100 detections.
+
+    ``publish_coasting_frames``: consecutive frames a confirmed track may be published
+    with no evidence for it on that frame -- no matched detection and no trusted dlib box,
+    only the motion model's extrapolation. Such tracks are always kept for association
+    (a detection or re-identification brings them back with their id); this only decides
+    whether their box is *published*. 0 publishes only boxes with evidence: fewer false
+    positives (a coasting box on a person who is gone, or on a moving camera where the
+    extrapolation is wrong), a little less recall where the detector misses a person who
+    is still there. In tracking-only mode (no images, so no dlib) every missed track
+    coasts, so this is what decides whether misses become published guesses.
+
+    ``start_score_threshold``: detections scored below this start no track; they are
+    offered, in a second association stage, to the confirmed tracks no confident
+    detection took, with a stricter IoU gate (0.5, as ByteTrack does). A person partly
+    occluded or blurred scores low but is still there: the second stage keeps their
+    track alive and published without letting weak detections create tracks. Only useful
+    when the detector passes low scores on (its own threshold below this one). 0: every
+    detection may start a track (one stage).
+
+    ``observation_centric_reupdate``: when a track is matched again after frames with
+    no observation, re-run its Kalman filter from the last observation along a straight
+    line to the new one (OC-SORT's re-update) instead of a single jump. The velocity then
+    reflects the motion over the gap instead of the error the extrapolation accumulated,
+    which otherwise makes the next prediction overshoot; costs one predict+update per
+    frame of gap, only on re-matches.
+
+    ``camera_motion_compensation``: with images, estimate the frame-to-frame camera
+    motion (:mod:`mot_ros.tracking.camera_motion`) and move every track's state with it
+    before predicting. Needed on moving cameras (pan, zoom, shake, a driving robot) where
+    a constant-velocity model mispredicts every track at once; costs ~1-2 ms per frame
+    (measured by ``scripts/bench_tracker.py``). Turn off for a camera known to be static.
+    Without images it cannot run and is skipped.
+
+    ``max_lost_seconds``: when > 0 and :meth:`MultiObjectTracker.update` gets time stamps,
+    a track is deleted this many seconds after its last matched detection, instead of
+    after ``max_lost_frames`` frames: a 7 fps and a 30 fps camera then keep a lost track
+    for the same time (30 frames are 4.3 s at 7 fps but 1 s at 30 fps), and dropped frames
+    do not stretch the window. Longer re-identifies after longer occlusions; shorter stops
+    lost tracks, whose extrapolation grows worse with time (and fast on a moving camera),
+    from taking a newcomer's detection. Without stamps ``max_lost_frames`` applies.
     """
 
     iou_threshold: float = 0.3
@@ -193,6 +237,11 @@ class TrackerConfig:
     max_detections: int = 100
     max_tracks: int = 48
     max_correlation_trackers: int = 16
+    publish_coasting_frames: int = 0
+    start_score_threshold: float = 0.0
+    observation_centric_reupdate: bool = False
+    camera_motion_compensation: bool = True
+    max_lost_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("iou_threshold", "reid_iou_threshold"):
@@ -226,6 +275,16 @@ class TrackerConfig:
         _check_int("max_detections", self.max_detections, 1)
         _check_int("max_tracks", self.max_tracks, 1)
         _check_int("max_correlation_trackers", self.max_correlation_trackers, 0)
+        _check_int("publish_coasting_frames", self.publish_coasting_frames, 0)
+        lost = self.max_lost_seconds
+        if not _is_number(lost) or not 0.0 <= lost < float("inf"):
+            raise ValueError(f"max_lost_seconds must be a finite number >= 0, but got {lost!r}")
+        start = self.start_score_threshold
+        if not _is_number(start) or not 0.0 <= start <= 1.0:
+            raise ValueError(f"start_score_threshold must be a number in [0, 1], but got {start!r}")
+        for name in ("observation_centric_reupdate", "camera_motion_compensation"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, but got {getattr(self, name)!r}")
 
     @property
     def uses_appearance(self) -> bool:
@@ -279,6 +338,14 @@ class Track:
         self.dlib_starts = 0
         self.dlib_updates = 0
         self.appearance: np.ndarray | None = None
+        # frames in a row published on the motion model alone (no detection, no trusted dlib)
+        self.frames_without_evidence = 0
+        # the filter state at the last observation (detection or dlib) and the frames since,
+        # for the observation-centric re-update
+        self._observed_state = self._motion.state()
+        self._observed_box = np.asarray(xyxy, dtype=np.float64)
+        self._frames_since_observation = 0
+        self.detection_stamp: float | None = None  # time of the last matched detection
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -297,11 +364,49 @@ class Track:
         self._prev_box = self._box
         self._box = self._motion.predict()
 
-    def match(self, xyxy: np.ndarray, score: float, appearance: np.ndarray | None = None) -> None:
+    def warp(self, affine: np.ndarray) -> None:
+        """The camera moved: carry the state and the last observation into this frame's
+        pixels. ``_prev_box`` stays in the previous frame's (dlib starts on that frame)."""
+        self._box = self._motion.warp(affine)
+        self._observed_state = warp_state(*self._observed_state, affine)
+        self._observed_box = warp_boxes(self._observed_box, affine)[0]
+
+    def _observed(self, measured: np.ndarray) -> None:
+        """``measured``: the raw observed box (the re-update interpolates raw boxes)."""
+        self.frames_without_evidence = 0
+        self._frames_since_observation = 0
+        self._observed_state = self._motion.state()
+        self._observed_box = np.asarray(measured, dtype=np.float64)
+
+    def _reupdate(self, xyxy: np.ndarray) -> np.ndarray:
+        """OC-SORT's observation-centric re-update: replay the gap from the last observation
+        with virtual observations on the straight line to ``xyxy``; returns the new box."""
+        gap = self._frames_since_observation
+        self._motion.restore(self._observed_state)
+        start = np.asarray(self._observed_box, dtype=np.float64)
+        end = np.asarray(xyxy, dtype=np.float64)
+        box = self._box
+        for step in range(1, gap + 1):
+            self._motion.predict()
+            box = self._motion.update(start + (end - start) * (step / gap))
+        return box
+
+    def match(
+        self,
+        xyxy: np.ndarray,
+        score: float,
+        appearance: np.ndarray | None = None,
+        reupdate: bool = False,
+    ) -> None:
         """A detection was assigned: re-align, count the hit, drop the now stale dlib model,
         and blend the detection's colour histogram (if any) into the appearance model."""
         self.observe_appearance(appearance)
-        self._box = self._motion.update(xyxy)
+        self._frames_since_observation += 1  # this frame's predict happened
+        if reupdate and self._frames_since_observation > 1:
+            self._box = self._reupdate(xyxy)
+        else:
+            self._box = self._motion.update(xyxy)
+        self._observed(xyxy)
         self.score = float(score)
         self.hits += 1
         self.frames_since_detection = 0
@@ -337,7 +442,7 @@ class Track:
                 or min(start[2] - start[0], start[3] - start[1]) < _MIN_DLIB_SIDE
                 or inside_fraction(self._prev_box, width, height) < _MIN_INSIDE_FRACTION
             ):
-                return self.lose()
+                return self._carry_failed()
             self._correlation = dlib.correlation_tracker()
             self._correlation.start_track(prev_gray, dlib.drectangle(*start))
             self.dlib_starts += 1
@@ -349,13 +454,21 @@ class Track:
         pos = self._correlation.get_position()
         found = np.array([pos.left(), pos.top(), pos.right(), pos.bottom()])
         if self.psr < psr_threshold or inside_fraction(found, width, height) < _MIN_INSIDE_FRACTION:
-            return self.lose()
+            return self._carry_failed()
         self._box = self._motion.update(found, _DLIB_NOISE_SCALE)
+        self._observed(found)
         return True
+
+    def _carry_failed(self) -> bool:
+        self.frames_without_evidence += 1
+        self._frames_since_observation += 1
+        return self.lose()
 
     def coast(self) -> None:
         """No observation on this frame: keep the motion prediction, drop any dlib model."""
         self.frames_since_detection += 1
+        self.frames_without_evidence += 1
+        self._frames_since_observation += 1
         self._correlation = None
 
     def forget_appearance(self) -> None:
@@ -369,9 +482,10 @@ class Track:
             self.state = TrackState.LOST
         return False
 
-    def snapshot(self, width: int, height: int) -> TrackedObject | None:
-        """The reported view of this track, clipped to the frame (None if nothing is inside)."""
-        box = clip_box(self._box, width, height)
+    def snapshot(self, width: int | None, height: int | None) -> TrackedObject | None:
+        """The reported view of this track, clipped to the frame (None if nothing is inside;
+        not clipped when the frame size is unknown)."""
+        box = self._box if width is None or height is None else clip_box(self._box, width, height)
         if self.track_id is None or box[2] - box[0] < 1.0 or box[3] - box[1] < 1.0:
             return None
         return TrackedObject(
@@ -421,9 +535,13 @@ class MultiObjectTracker:
             self._tracks_over_cap = 0
         self._dlib_allowed: set[int] = set()
         self._prev_gray: np.ndarray | None = None
-        # clipping bounds for frame-less updates before any frame: effectively none
-        self._last_size: tuple[int, int] = (1 << 20, 1 << 20)
+        # clipping bounds for frame-less updates: the last frame's or image_size; None
+        # (no clipping, no out-of-frame removal) until one is known
+        self._last_size: tuple[int, int] | None = None
+        self._camera_motion = CameraMotionEstimator()
+        self.camera_motion_ms = 0.0  # cost of the last estimate (0 when skipped)
         self._frames = 0
+        self._stamp: float | None = None
         self._tracks_started = 0
         self._dlib_starts = 0
         self._dlib_updates = 0
@@ -478,10 +596,13 @@ class MultiObjectTracker:
         frame_bgr: np.ndarray | None,
         detections: Detections | None,
         image_size: tuple[int, int] | None = None,
+        stamp: float | None = None,
         *,
         coast: bool = False,
     ) -> list[TrackedObject]:
-        """Advance by one frame; returns the confirmed tracks, ordered by id.
+        """Advance by one frame; returns the published tracks, ordered by id: confirmed
+        tracks with evidence on this frame (or coasting for at most
+        ``publish_coasting_frames``).
 
         ``frame_bgr`` is the uint8 image (BGR, or already grayscale) the detections refer
         to; ``detections`` is None when the detector did not run on this frame.
@@ -489,7 +610,10 @@ class MultiObjectTracker:
         ``frame_bgr`` may be None when only detections exist (tracking an upstream
         detector's output without its images): tracks then coast on the motion model
         instead of dlib, and boxes are clipped to ``image_size`` ``(width, height)`` or,
-        without it, to the size of the last frame seen (not at all before any frame).
+        without it, to the size of the last frame seen (not at all before any frame); a
+        track entirely outside that frame is removed. ``stamp`` (seconds): with
+        ``max_lost_seconds`` the deletion of lost tracks counts in seconds (a jump back only
+        resets the clock).
 
         ``coast=True`` on a frame without detections moves every track on its motion model
         alone instead of running dlib: well under a millisecond instead of ~4 ms per track,
@@ -499,12 +623,23 @@ class MultiObjectTracker:
             raise TypeError(
                 f"detections must be Detections or None, but got {type(detections).__name__}"
             )
+        if stamp is not None:
+            stamp = float(stamp)
+            if not np.isfinite(stamp):
+                raise ValueError(f"stamp must be a finite number of seconds, but got {stamp!r}")
+            if self._stamp is not None and stamp < self._stamp:
+                for track in self._tracks:  # the clock jumped back (a bag restarted)
+                    track.detection_stamp = stamp
+        self._stamp = stamp
         if frame_bgr is None:
             if detections is None:
                 raise ValueError("update() needs a frame, detections, or both")
             gray = None
-            width, height = image_size or self._last_size
+            if image_size is not None:
+                self._last_size = (int(image_size[0]), int(image_size[1]))
+            width, height = self._last_size or (None, None)
             self._prev_gray = None  # correlation models cannot continue across a gap
+            self._camera_motion.reset()
             for track in self._tracks:
                 track.forget_appearance()
         else:
@@ -520,9 +655,20 @@ class MultiObjectTracker:
             for track in self._tracks:
                 track.forget_appearance()
         self._frames += 1
+        self.camera_motion_ms = 0.0
+        affine = None
+        if gray is not None and self.config.camera_motion_compensation:
+            # corners on the tracked objects are left out: they move by themselves
+            boxes = np.array([t.xyxy for t in self._tracks]).reshape(-1, 4)
+            affine = self._camera_motion.estimate(gray, exclude=boxes)
+            self.camera_motion_ms = self._camera_motion.last_ms
+        else:  # off (possibly switched at run time): start afresh when switched on
+            self._camera_motion.reset()
 
         for track in self._tracks:
-            track.predict()
+            track.predict()  # in the previous frame's pixels, then moved into this one's
+            if affine is not None:
+                track.warp(affine)
         crowded = self._crowded()
         self._dlib_allowed = self._dlib_priority()
 
@@ -546,7 +692,12 @@ class MultiObjectTracker:
 
         self._remove_stale(width, height)
         self._prev_gray = gray
-        out = [t.snapshot(width, height) for t in self._tracks if t.state is TrackState.CONFIRMED]
+        limit = self.config.publish_coasting_frames
+        out = [
+            t.snapshot(width, height)
+            for t in self._tracks
+            if t.state is TrackState.CONFIRMED and t.frames_without_evidence <= limit
+        ]
         return sorted((o for o in out if o is not None), key=lambda o: o.track_id)
 
     def _match(
@@ -561,7 +712,9 @@ class MultiObjectTracker:
         learn from it (None if there is none or it mixes two objects).
         """
         cfg = self.config
-        remaining = list(range(len(detections)))
+        confident = detections.scores >= cfg.start_score_threshold
+        remaining = [j for j in range(len(detections)) if confident[j]]
+        weak = [j for j in range(len(detections)) if not confident[j]]
         matched: set[int] = set()
         looks: list[np.ndarray | None] = [None] * len(detections)
         if frame is not None and cfg.uses_appearance and len(detections):
@@ -603,13 +756,47 @@ class MultiObjectTracker:
             for ti, dj in pairs:
                 track, j = group[ti], remaining[dj]
                 track.match(
-                    detections.xyxy[j], detections.scores[j], looks[j] if learn[j] else None
+                    detections.xyxy[j],
+                    detections.scores[j],
+                    looks[j] if learn[j] else None,
+                    cfg.observation_centric_reupdate,
                 )
+                track.detection_stamp = self._stamp
                 if track.state is TrackState.TENTATIVE and track.hits >= cfg.min_hits:
                     self._confirm(track)
                 matched.add(id(track))
             remaining = [remaining[k] for k in left]
+        if weak:
+            self._match_weak(detections, weak, matched)
         return matched, remaining, [d if ok else None for d, ok in zip(looks, learn, strict=True)]
+
+    def _match_weak(self, detections: Detections, weak: list[int], matched: set[int]) -> None:
+        """ByteTrack's second stage: confirmed tracks that no confident detection took may
+        take a low-scored one at IoU >= 0.5 (IoU only: a blurred or half-hidden person's
+        colours are unreliable). Weak detections left over start nothing."""
+        group = [
+            t for t in self._tracks if t.state is TrackState.CONFIRMED and id(t) not in matched
+        ]
+        if not group:
+            return
+        pairs, _, _ = associate(
+            np.array([t.xyxy for t in group]),
+            [t.class_name for t in group],
+            detections.xyxy[weak],
+            [detections.class_names[j] for j in weak],
+            _WEAK_IOU_THRESHOLD,
+            self.config.class_aware,
+        )
+        for ti, dj in pairs:
+            j = weak[dj]
+            group[ti].match(
+                detections.xyxy[j],
+                detections.scores[j],
+                None,
+                self.config.observation_centric_reupdate,
+            )
+            group[ti].detection_stamp = self._stamp
+            matched.add(id(group[ti]))
 
     @staticmethod
     def _reid_below_iou(
@@ -684,15 +871,17 @@ class MultiObjectTracker:
         else:
             self._carry(track, gray, prev_gray)
 
-    def _bounded(self, detections: Detections, image_size: tuple[int, int]) -> Detections:
+    def _bounded(
+        self, detections: Detections, image_size: tuple[int | None, int | None]
+    ) -> Detections:
         """Drop boxes no tracker state may come from, then keep the ``max_detections`` best.
 
-        Without a frame and before any, the image size is unknown (``_last_size`` is huge)
-        and only the absolute bounds apply.
+        Without a frame, ``image_size`` and ``camera_info``/parameters, the image size is
+        unknown (``(None, None)``) and only the absolute bounds apply.
         """
         if not len(detections):
             return detections
-        known = image_size if max(image_size) < (1 << 20) else None
+        known = image_size if image_size[0] is not None and image_size[1] is not None else None
         ok = sane_boxes(detections.xyxy, known)
         if not ok.all():
             self._detections_rejected += int((~ok).sum())
@@ -741,6 +930,7 @@ class MultiObjectTracker:
             return
         track = Track(detections.xyxy[j], detections.scores[j], detections.class_names[j])
         track.observe_appearance(appearance)
+        track.detection_stamp = self._stamp
         self._tracks_started += 1
         self._tracks.append(track)
         if self.config.min_hits <= 1:
@@ -751,14 +941,19 @@ class MultiObjectTracker:
         track.track_id = self._next_id
         self._next_id += 1
 
-    def _remove_stale(self, width: int, height: int) -> None:
+    def _remove_stale(self, width: int | None, height: int | None) -> None:
         keep = []
+        by_time = self.config.max_lost_seconds > 0.0 and self._stamp is not None
         for track in self._tracks:
             box = track.xyxy
+            if by_time and track.detection_stamp is not None:
+                stale = self._stamp - track.detection_stamp > self.config.max_lost_seconds
+            else:
+                stale = track.frames_since_detection > self.config.max_lost_frames
             if (
-                track.frames_since_detection > self.config.max_lost_frames
+                stale
                 or not np.all(np.abs(box) <= MAX_COORDINATE)  # also catches NaN
-                or inside_fraction(box, width, height) == 0.0
+                or (width is not None and inside_fraction(box, width, height) == 0.0)
             ):
                 track.state = TrackState.REMOVED
             if track.state is not TrackState.REMOVED:
