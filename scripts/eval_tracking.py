@@ -179,6 +179,9 @@ METHODS: dict[str, Callable[[int], TrackerConfig | None]] = {
         psr_threshold=0.0, max_missed_detections=TrackerConfig.max_lost_frames, **IOU_ONLY
     ),
     "defaults": lambda interval: TrackerConfig(),
+    # one behaviour changed each: what compensation and evidence-only publishing cost
+    "no-gmc": lambda interval: TrackerConfig(camera_motion_compensation=False),
+    "coast-3": lambda interval: TrackerConfig(publish_coasting_frames=3),
 }
 
 

@@ -772,3 +772,30 @@ def test_without_any_image_size_boxes_are_not_clipped():
 def test_new_tracker_options_are_validated(kwargs, name):
     with pytest.raises(ValueError, match=name):
         TrackerConfig(**kwargs)
+
+
+@pytest.mark.parametrize("fps", [7.0, 30.0])
+def test_lost_tracks_are_deleted_after_max_lost_seconds_whatever_the_frame_rate(fps):
+    tracker = MultiObjectTracker(TrackerConfig(max_lost_seconds=1.0, max_lost_frames=1000))
+    frame = 0
+    for _ in range(5):
+        tracker.update(None, _one(_walk(100)), image_size=(640, 480), stamp=frame / fps)
+        frame += 1
+    last_detection = (frame - 1) / fps
+    alive_until = None
+    while frame < 200:
+        tracker.update(None, Detections.empty(), image_size=(640, 480), stamp=frame / fps)
+        if tracker.tracks:
+            alive_until = frame / fps
+        frame += 1
+    assert alive_until is not None
+    assert 1.0 - 1.0 / fps <= alive_until - last_detection <= 1.0, alive_until
+
+
+def test_without_stamps_max_lost_frames_applies():
+    tracker = MultiObjectTracker(TrackerConfig(max_lost_seconds=1.0, max_lost_frames=4))
+    for _ in range(5):
+        tracker.update(None, _one(_walk(100)), image_size=(640, 480))
+    for _ in range(5):
+        tracker.update(None, Detections.empty(), image_size=(640, 480))
+    assert tracker.tracks == ()
