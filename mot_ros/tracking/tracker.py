@@ -541,6 +541,10 @@ class MultiObjectTracker:
         self._camera_motion = CameraMotionEstimator()
         self.camera_motion_ms = 0.0  # cost of the last estimate (0 when skipped)
         self._frames = 0
+        # consecutive coast=True frames since the last detector run: a caller that skips
+        # the detector because it is behind still answers those frames with the tracks the
+        # last detector run had evidence for
+        self._coasted_frames = 0
         self._stamp: float | None = None
         self._tracks_started = 0
         self._dlib_starts = 0
@@ -617,7 +621,9 @@ class MultiObjectTracker:
 
         ``coast=True`` on a frame without detections moves every track on its motion model
         alone instead of running dlib: well under a millisecond instead of ~4 ms per track,
-        for a caller that skips the detector because it is behind the camera.
+        for a caller that skips the detector because it is behind the camera. Tracks that
+        had evidence on the last detector run stay published over such frames (a skipped
+        run is no evidence that an object left).
         """
         if detections is not None and not isinstance(detections, Detections):
             raise TypeError(
@@ -692,7 +698,10 @@ class MultiObjectTracker:
 
         self._remove_stale(width, height)
         self._prev_gray = gray
-        limit = self.config.publish_coasting_frames
+        self._coasted_frames = self._coasted_frames + 1 if coast and detections is None else 0
+        # Skipped detector runs are no evidence against a track: publish what had evidence
+        # on the last run, moved by the motion model, for the frames the caller coasted.
+        limit = self.config.publish_coasting_frames + self._coasted_frames
         out = [
             t.snapshot(width, height)
             for t in self._tracks
