@@ -624,6 +624,35 @@ class Detector(Protocol):
         ...
 
 
+class WrappedDetector:
+    """Base of the detectors that wrap another one (tiling, per-class thresholds): what the
+    node reads from a detector is the wrapped one's, and a run-time change of ``threshold``
+    reaches it. Subclasses set ``self.base`` and implement ``detect``."""
+
+    base: Detector
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.base.class_names
+
+    @property
+    def class_ids(self) -> tuple[int, ...]:
+        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
+
+    @property
+    def config(self):
+        return getattr(self.base, "config", None)
+
+    @property
+    def threshold(self) -> float:
+        return self.base.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        # the node changes confidence_threshold at run time on the detector it holds
+        self.base.threshold = value
+
+
 def describe_file(path: Path) -> str:
     """A short guess at what a file is, for 'wrong format' messages."""
     with open(path, "rb") as f:

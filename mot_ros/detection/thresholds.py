@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mot_ros.detection.config import Detector
+from mot_ros.detection.config import Detector, WrappedDetector
 from mot_ros.types import Detections
 
 
-class ClassThresholdFilter:
+class ClassThresholdFilter(WrappedDetector):
     """``base`` with per-class score thresholds; ``threshold`` is the default for classes
     without their own (the node may change it at run time)."""
 
@@ -43,18 +43,6 @@ class ClassThresholdFilter:
     def threshold(self, value: float) -> None:
         self._threshold = float(value)
         self._apply()
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.base.class_names
-
-    @property
-    def class_ids(self) -> tuple[int, ...]:
-        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
-
-    @property
-    def config(self):
-        return getattr(self.base, "config", None)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         dets = self.base.detect(image_bgr)

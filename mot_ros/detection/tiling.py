@@ -35,6 +35,7 @@ from mot_ros.detection.config import (
     MAX_TILES_PER_AXIS,
     TILE_OVERLAP_RANGE,
     Detector,
+    WrappedDetector,
     validate_image,
 )
 from mot_ros.types import Detections
@@ -108,7 +109,7 @@ def check_grid(grid: tuple[int, int], overlap: float) -> tuple[int, int]:
     return cols, rows
 
 
-class TiledDetector:
+class TiledDetector(WrappedDetector):
     """A detector that runs ``base`` on the full frame and on overlapping tiles.
 
     ``grid=(cols, rows)``; ``(1, 1)`` makes this a pass-through (exactly ``base``'s output).
@@ -143,27 +144,6 @@ class TiledDetector:
         if not 0.0 < nms_threshold <= 1.0:
             raise ValueError(f"nms_threshold must be in (0, 1], but got {nms_threshold!r}")
         self.nms_threshold = nms_threshold
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.base.class_names
-
-    @property
-    def class_ids(self) -> tuple[int, ...]:
-        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
-
-    @property
-    def config(self):
-        return getattr(self.base, "config", None)
-
-    @property
-    def threshold(self) -> float:
-        return self.base.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        # the node changes confidence_threshold at run time on the detector it holds
-        self.base.threshold = value
 
     @property
     def enabled(self) -> bool:
@@ -360,7 +340,7 @@ def plan_tiles(
     return best
 
 
-class AutoTiledDetector:
+class AutoTiledDetector(WrappedDetector):
     """Tiles laid out from the image size within a time budget (``time_budget_ms``).
 
     On the first frame of each size it times one full-frame pass of ``base`` (median of three)
@@ -390,26 +370,6 @@ class AutoTiledDetector:
         self.plan: TilePlan | None = None
         self._size: tuple[int, int] | None = None
         self._tiled: TiledDetector | None = None
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.base.class_names
-
-    @property
-    def class_ids(self) -> tuple[int, ...]:
-        return getattr(self.base, "class_ids", tuple(range(len(self.base.class_names))))
-
-    @property
-    def config(self):
-        return getattr(self.base, "config", None)
-
-    @property
-    def threshold(self) -> float:
-        return self.base.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.base.threshold = value
 
     def _replan(self, image: np.ndarray) -> None:
         import time
